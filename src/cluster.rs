@@ -1,0 +1,547 @@
+//! The nodes together: the host resolver with failover for one-node
+//! requests, the parallel fan-out to many nodes, and the background thread.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{select, Receiver, Sender};
+use parking_lot::Mutex;
+
+use crate::address::HostAddress;
+use crate::error::{NodeError, NodeFailure};
+use crate::node::health::Transition;
+use crate::node::{HealthEvent, Node, Operation};
+use crate::retry::{
+    error_is_retryable, parse_retry_after, random_u64, status_is_retryable, RetryBudget,
+    RetryPolicy,
+};
+use crate::transport::Response;
+
+/// How a one-node request picks its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HostResolver {
+    /// Each call starts at the next healthy node in turn (the default).
+    #[default]
+    RoundRobin,
+    /// Each call starts at a random healthy node.
+    Random,
+    /// Every call starts at the first healthy node in configured order.
+    Fallback,
+}
+
+/// A health callback.
+pub(crate) type NodeCallback = Arc<dyn Fn(&HostAddress) + Send + Sync + 'static>;
+
+#[derive(Default, Clone)]
+pub(crate) struct Callbacks {
+    pub on_unhealthy: Option<NodeCallback>,
+    pub on_healthy: Option<NodeCallback>,
+}
+
+/// Per-call settings.
+#[derive(Debug, Clone)]
+pub(crate) struct CallOptions {
+    pub deadline: Instant,
+    pub policy: RetryPolicy,
+    /// Compensations do not spend the retry budget.
+    pub exempt_from_budget: bool,
+}
+
+/// The final outcome of one node in a fan-out.
+#[derive(Debug)]
+pub(crate) struct NodeOutcome {
+    pub node: usize,
+    pub outcome: Result<Response, NodeError>,
+    pub attempts: u32,
+    /// An earlier attempt of this call was sent and never answered.
+    pub earlier_unanswered: bool,
+}
+
+/// A one-node call that got no usable answer from any node.
+pub(crate) struct OneNodeFailure {
+    pub attempts: Vec<NodeFailure>,
+}
+
+/// What every call starts from.
+pub(crate) struct CallDefaults {
+    pub policy: RetryPolicy,
+    pub operation_timeout: Duration,
+    /// Headers sent with every request (authorization among them).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+pub(crate) struct Cluster {
+    pub nodes: Vec<Arc<Node>>,
+    pub defaults: CallDefaults,
+    fan_out_threads: usize,
+    fan_out_pool: OnceLock<Result<rayon::ThreadPool, String>>,
+    pub budget: RetryBudget,
+    resolver: HostResolver,
+    next: AtomicUsize,
+    shut: AtomicBool,
+    shutdown_signal: Receiver<()>,
+    shutdown_trigger: Mutex<Option<Sender<()>>>,
+    pub callbacks: Callbacks,
+}
+
+/// Extra wait for fan-out results past the deadline: attempts are bounded by
+/// the deadline themselves, this only covers their last steps.
+const RESULT_GRACE: Duration = Duration::from_millis(100);
+
+impl Cluster {
+    pub fn new(
+        nodes: Vec<Arc<Node>>,
+        defaults: CallDefaults,
+        fan_out_threads: usize,
+        budget: RetryBudget,
+        resolver: HostResolver,
+        callbacks: Callbacks,
+    ) -> Cluster {
+        let (trigger, signal) = crossbeam_channel::bounded(0);
+        Cluster {
+            nodes,
+            defaults,
+            fan_out_threads,
+            fan_out_pool: OnceLock::new(),
+            budget,
+            resolver,
+            next: AtomicUsize::new(0),
+            shut: AtomicBool::new(false),
+            shutdown_signal: signal,
+            shutdown_trigger: Mutex::new(Some(trigger)),
+            callbacks,
+        }
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
+    }
+
+    /// Stops the background thread, wakes every waiting call, refuses new ones.
+    pub fn shutdown(&self) {
+        self.shut.store(true, Ordering::Release);
+        self.shutdown_trigger.lock().take();
+        for n in &self.nodes {
+            n.shutdown();
+        }
+    }
+
+    /// Options for a new call: the default policy, a deadline `operation_timeout` from now.
+    pub fn call_options(&self) -> CallOptions {
+        CallOptions {
+            deadline: Instant::now() + self.defaults.operation_timeout,
+            policy: self.defaults.policy.clone(),
+            exempt_from_budget: false,
+        }
+    }
+
+    /// An operation with the client's headers, plus `X-Request-Id` if given.
+    pub fn operation(
+        &self,
+        method: &str,
+        path: String,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+        request_id: Option<&str>,
+    ) -> Operation {
+        let mut headers = self.defaults.headers.clone();
+        if let Some(id) = request_id {
+            headers.push(("x-request-id", id.to_string()));
+        }
+        Operation {
+            method: method.to_string(),
+            path,
+            body,
+            headers,
+            idempotent,
+        }
+    }
+
+    /// The index of `host`, if it is one of the nodes.
+    pub fn index_of(&self, host: &HostAddress) -> Option<usize> {
+        self.nodes.iter().position(|n| &n.address == host)
+    }
+
+    /// Waits `delay`, or less when the client shuts down (then false).
+    fn sleep(&self, delay: Duration) -> bool {
+        if delay.is_zero() {
+            return !self.is_shut_down();
+        }
+        match self.shutdown_signal.recv_timeout(delay) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => true,
+            _ => false,
+        }
+    }
+
+    fn pool(&self) -> Result<&rayon::ThreadPool, NodeError> {
+        let threads = self.fan_out_threads;
+        self.fan_out_pool
+            .get_or_init(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("cluster-client-fanout-{i}"))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| NodeError::Connect(format!("fan-out pool could not start: {e}")))
+    }
+
+    /// Sends `op` to every node in `targets` at once and retries the nodes
+    /// that failed retryably, in rounds; the backoff between rounds is slept
+    /// on the caller's thread. Results come back in `targets` order.
+    /// `None` when the client shut down meanwhile.
+    pub fn fan_out(
+        &self,
+        targets: &[usize],
+        op: Arc<Operation>,
+        opts: &CallOptions,
+    ) -> Option<Vec<NodeOutcome>> {
+        let mut results: Vec<NodeOutcome> = targets
+            .iter()
+            .map(|&node| NodeOutcome {
+                node,
+                outcome: Err(NodeError::DeadlineExceeded),
+                attempts: 0,
+                earlier_unanswered: false,
+            })
+            .collect();
+        let mut pending: Vec<usize> = (0..targets.len()).collect();
+        let mut round: u32 = 0;
+        while !pending.is_empty() {
+            if self.is_shut_down() {
+                return None;
+            }
+            round += 1;
+            for &pos in &pending {
+                let r = &mut results[pos];
+                if r.attempts > 0 {
+                    r.earlier_unanswered |=
+                        matches!(&r.outcome, Err(e) if e.outcome_unknown());
+                } else if !opts.exempt_from_budget {
+                    self.budget.deposit();
+                }
+                r.attempts += 1;
+            }
+            let answers = self.run_round(&pending, targets, &op, opts.deadline)?;
+            for (pos, outcome) in answers {
+                results[pos].outcome = outcome;
+            }
+            // Which nodes get another attempt, and how long to wait first.
+            let mut again = Vec::new();
+            let mut wait = opts.policy.delay_before_retry(round);
+            for &pos in &pending {
+                let r = &mut results[pos];
+                if r.attempts >= opts.policy.max_attempts() || !retryable(&r.outcome, op.idempotent)
+                {
+                    continue;
+                }
+                if let Ok(resp) = &r.outcome {
+                    if let Some(after) = resp
+                        .retry_after
+                        .as_deref()
+                        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                    {
+                        let remaining = opts.deadline.saturating_duration_since(Instant::now());
+                        if after > opts.policy.max_delay() || after >= remaining {
+                            // The node asks for longer than this call may wait: give up with its answer.
+                            continue;
+                        }
+                        wait = wait.max(after);
+                    }
+                }
+                if !opts.exempt_from_budget && !self.budget.try_withdraw() {
+                    log::warn!("retry budget exhausted: not retrying {}", self.nodes[r.node].address);
+                    if let Err(e) = &r.outcome {
+                        log::debug!("last error on {}: {e}", self.nodes[r.node].address);
+                    }
+                    continue;
+                }
+                again.push(pos);
+            }
+            if again.is_empty() {
+                break;
+            }
+            if Instant::now() + wait >= opts.deadline {
+                log::warn!(
+                    "{} {}: no time left for a retry before the deadline",
+                    op.method,
+                    op.path
+                );
+                break;
+            }
+            for &pos in &again {
+                let r = &results[pos];
+                log::warn!(
+                    "{} {}{} failed ({}), retry {} in {:?}",
+                    op.method,
+                    self.nodes[r.node].address,
+                    op.path,
+                    describe(&r.outcome),
+                    r.attempts,
+                    wait
+                );
+            }
+            if !self.sleep(wait) {
+                return None;
+            }
+            pending = again;
+        }
+        Some(results)
+    }
+
+    /// One round: one attempt on each pending node, in parallel on the
+    /// fan-out pool. `None` when the client shut down meanwhile.
+    fn run_round(
+        &self,
+        pending: &[usize],
+        targets: &[usize],
+        op: &Arc<Operation>,
+        deadline: Instant,
+    ) -> Option<Vec<(usize, Result<Response, NodeError>)>> {
+        if pending.len() == 1 {
+            // One node: no thread hop needed.
+            let pos = pending[0];
+            let out = self.nodes[targets[pos]].attempt(op, deadline);
+            if self.is_shut_down() {
+                return None;
+            }
+            return Some(vec![(pos, out)]);
+        }
+        let pool = match self.pool() {
+            Ok(p) => p,
+            Err(e) => return Some(pending.iter().map(|&p| (p, Err(e.clone()))).collect()),
+        };
+        let (tx, rx) = crossbeam_channel::bounded(pending.len());
+        for &pos in pending {
+            let node = self.nodes[targets[pos]].clone();
+            let op = op.clone();
+            let tx = tx.clone();
+            pool.spawn(move || {
+                let out = node.attempt(&op, deadline);
+                // The caller may have stopped waiting (deadline, shutdown).
+                let _ = tx.send((pos, out));
+            });
+        }
+        drop(tx);
+        let mut answers: Vec<(usize, Result<Response, NodeError>)> = Vec::new();
+        let wait_until = deadline + RESULT_GRACE;
+        while answers.len() < pending.len() {
+            select! {
+                recv(rx) -> msg => match msg {
+                    Ok(a) => answers.push(a),
+                    Err(_) => break,
+                },
+                recv(self.shutdown_signal) -> _ => return None,
+                default(wait_until.saturating_duration_since(Instant::now())) => break,
+            }
+        }
+        for &pos in pending {
+            if !answers.iter().any(|(p, _)| *p == pos) {
+                answers.push((pos, Err(NodeError::DeadlineExceeded)));
+            }
+        }
+        Some(answers)
+    }
+
+    /// The order in which a one-node call tries nodes.
+    fn candidates(&self) -> Vec<usize> {
+        let routable: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_routable())
+            .collect();
+        // When every node is unhealthy they are tried anyway.
+        let pool = if routable.is_empty() {
+            (0..self.nodes.len()).collect()
+        } else {
+            routable
+        };
+        let start = match self.resolver {
+            HostResolver::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % pool.len(),
+            HostResolver::Random => (random_u64() % pool.len() as u64) as usize,
+            HostResolver::Fallback => 0,
+        };
+        let mut order = pool[start..].to_vec();
+        order.extend_from_slice(&pool[..start]);
+        order
+    }
+
+    /// Sends `op` to one node picked by the resolver, failing over to the
+    /// next at once on a connection failure or a 503, with backoff otherwise.
+    /// At most `max(max_attempts, routable nodes)` attempts are made. Any
+    /// answer is returned (the last retryable one when all failed); `Err`
+    /// only when no node answered at all. `None` after shutdown.
+    pub fn call_one(
+        &self,
+        op: &Operation,
+        opts: &CallOptions,
+    ) -> Option<Result<(usize, Response), OneNodeFailure>> {
+        let order = self.candidates();
+        let limit = (opts.policy.max_attempts() as usize).max(order.len());
+        let mut failures: Vec<NodeFailure> = Vec::new();
+        let mut last_answer: Option<(usize, Response)> = None;
+        let mut move_on_at_once = true;
+        for i in 0..limit {
+            if self.is_shut_down() {
+                return None;
+            }
+            let idx = order[i % order.len()];
+            if i > 0 {
+                if !opts.exempt_from_budget && !self.budget.try_withdraw() {
+                    failures.push(NodeFailure {
+                        host: self.nodes[idx].address.clone(),
+                        error: NodeError::RetryBudgetExhausted,
+                    });
+                    break;
+                }
+                if !move_on_at_once || i >= order.len() {
+                    let mut wait = opts.policy.delay_before_retry(i as u32);
+                    if let Some((_, r)) = &last_answer {
+                        if let Some(after) = r
+                            .retry_after
+                            .as_deref()
+                            .and_then(|v| parse_retry_after(v, SystemTime::now()))
+                        {
+                            wait = wait.max(after);
+                        }
+                    }
+                    if wait > opts.policy.max_delay() || Instant::now() + wait >= opts.deadline {
+                        break;
+                    }
+                    if !self.sleep(wait) {
+                        return None;
+                    }
+                }
+            } else if !opts.exempt_from_budget {
+                self.budget.deposit();
+            }
+            let node = &self.nodes[idx];
+            match node.attempt(op, opts.deadline) {
+                Ok(resp) if status_is_retryable(resp.status, op.idempotent) => {
+                    move_on_at_once = resp.status == 503;
+                    failures.push(NodeFailure {
+                        host: node.address.clone(),
+                        error: NodeError::Status {
+                            status: resp.status,
+                            body: body_excerpt(&resp.body),
+                        },
+                    });
+                    last_answer = Some((idx, resp));
+                }
+                Ok(resp) => return Some(Ok((idx, resp))),
+                Err(NodeError::Shutdown) => return None,
+                Err(e) => {
+                    let retry = error_is_retryable(&e, op.idempotent);
+                    move_on_at_once = matches!(e, NodeError::Connect(_));
+                    failures.push(NodeFailure {
+                        host: node.address.clone(),
+                        error: e,
+                    });
+                    if !retry {
+                        break;
+                    }
+                }
+            }
+        }
+        if self.is_shut_down() {
+            return None;
+        }
+        Some(match last_answer {
+            Some(answer) => Ok(answer),
+            None => Err(OneNodeFailure { attempts: failures }),
+        })
+    }
+
+    /// Periodic work of the background thread: probes and purges.
+    fn maintain(&self, now: Instant) {
+        for n in &self.nodes {
+            n.probe_if_due(now);
+            let purged = n.purge(now);
+            if purged > 0 {
+                log::debug!("purged {purged} idle connection(s) to {}", n.address);
+            }
+        }
+    }
+}
+
+fn retryable(outcome: &Result<Response, NodeError>, idempotent: bool) -> bool {
+    match outcome {
+        Ok(r) => status_is_retryable(r.status, idempotent),
+        Err(e) => error_is_retryable(e, idempotent),
+    }
+}
+
+fn describe(outcome: &Result<Response, NodeError>) -> String {
+    match outcome {
+        Ok(r) => format!("status {}", r.status),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The start of a body as text, for error messages.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Starts the background thread: it announces health changes, probes
+/// unhealthy nodes and purges idle connections. It holds only a `Weak` to the
+/// cluster and ends when the cluster is dropped or shut down.
+pub(crate) fn start_background(
+    cluster: &Arc<Cluster>,
+    events: Receiver<HealthEvent>,
+    tick: Duration,
+) -> std::io::Result<()> {
+    let weak: Weak<Cluster> = Arc::downgrade(cluster);
+    let shutdown = cluster.shutdown_signal.clone();
+    std::thread::Builder::new()
+        .name("cluster-client-background".to_string())
+        .spawn(move || background_loop(weak, events, shutdown, tick))
+        .map(|_| ())
+}
+
+fn background_loop(
+    weak: Weak<Cluster>,
+    events: Receiver<HealthEvent>,
+    shutdown: Receiver<()>,
+    tick: Duration,
+) {
+    let ticker = crossbeam_channel::tick(tick);
+    loop {
+        select! {
+            recv(shutdown) -> _ => break,
+            recv(events) -> ev => match ev {
+                Ok(ev) => announce(&weak, ev),
+                Err(_) => break,
+            },
+            recv(ticker) -> _ => {
+                let Some(cluster) = weak.upgrade() else { break };
+                if cluster.is_shut_down() {
+                    break;
+                }
+                cluster.maintain(Instant::now());
+            }
+        }
+    }
+    log::debug!("background thread stopped");
+}
+
+fn announce(weak: &Weak<Cluster>, ev: HealthEvent) {
+    let (callback, host) = {
+        let Some(cluster) = weak.upgrade() else {
+            return;
+        };
+        let cb = match ev.transition {
+            Transition::BecameUnhealthy => cluster.callbacks.on_unhealthy.clone(),
+            Transition::BecameHealthy => cluster.callbacks.on_healthy.clone(),
+        };
+        (cb, cluster.nodes[ev.node].address.clone())
+    };
+    if let Some(cb) = callback {
+        if catch_unwind(AssertUnwindSafe(|| cb(&host))).is_err() {
+            log::error!("a health callback panicked for node {host}");
+        }
+    }
+}

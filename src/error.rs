@@ -1,0 +1,255 @@
+//! The crate's errors: one [`Error`] for every public call, and [`NodeError`]
+//! for what went wrong on one node.
+
+use std::fmt;
+
+use crate::address::HostAddress;
+
+/// What went wrong with one node during one call.
+///
+/// The variant tells whether the request may have reached the node:
+/// [`NodeError::Connect`] means it never left, [`NodeError::NoAnswer`] means it
+/// was (at least partly) sent and no answer came back, so the node may or may
+/// not have applied it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The connection could not be made (refused, connect timeout, DNS); the
+    /// request was never sent.
+    #[error("connection failed, request not sent: {0}")]
+    Connect(String),
+    /// The request was sent but no answer came back (timeout, reset).
+    #[error("request sent but no answer: {0}")]
+    NoAnswer(String),
+    /// The node answered with something that is not valid HTTP.
+    #[error("invalid HTTP answer: {0}")]
+    Protocol(String),
+    /// The response body was larger than the configured limit.
+    #[error("response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The configured limit (`max_response_bytes`).
+        limit: usize,
+    },
+    /// TLS failed (handshake, certificate verification).
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// The node answered with a status this operation does not accept.
+    #[error("unexpected status {status}{}", body_suffix(.body))]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body (at most 200 characters), for diagnosis.
+        body: String,
+    },
+    /// The node answered with a success status but a body this crate cannot
+    /// understand (the caller's typed error; not held against the node's health).
+    #[error("malformed answer (status {status}): {reason}")]
+    MalformedBody {
+        /// The HTTP status code.
+        status: u16,
+        /// What was wrong.
+        reason: String,
+    },
+    /// No connection slot of the node became free before the deadline.
+    #[error("no free connection to the node before the deadline")]
+    PoolTimeout,
+    /// The call's deadline (`operation_timeout`) passed before this node answered.
+    #[error("deadline exceeded before the node answered")]
+    DeadlineExceeded,
+    /// The client-wide retry budget had no retry left for this node.
+    #[error("retry budget exhausted")]
+    RetryBudgetExhausted,
+    /// The node is known to be unhealthy and did not answer the one attempt it was given.
+    #[error("node is unhealthy")]
+    Unhealthy,
+    /// The client was shut down.
+    #[error("client shut down")]
+    Shutdown,
+}
+
+fn body_suffix(body: &str) -> String {
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    }
+}
+
+impl NodeError {
+    /// True when the request may have reached the node and been applied
+    /// although no answer came back.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            NodeError::NoAnswer(_) | NodeError::Protocol(_) | NodeError::DeadlineExceeded
+        )
+    }
+
+    /// The HTTP status, if the node answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            NodeError::Status { status, .. } | NodeError::MalformedBody { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One node and what went wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFailure {
+    /// The node.
+    pub host: HostAddress,
+    /// What went wrong.
+    pub error: NodeError,
+}
+
+impl fmt::Display for NodeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.host, self.error)
+    }
+}
+
+pub(crate) fn join_failures(failures: &[NodeFailure]) -> String {
+    if failures.is_empty() {
+        return "none".to_string();
+    }
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub(crate) fn join_hosts(hosts: &[HostAddress]) -> String {
+    if hosts.is_empty() {
+        return "none".to_string();
+    }
+    hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every error a call of this crate can return.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No host was given (an empty list, an empty string, or `HOSTS` unset or empty).
+    #[error("no hosts configured")]
+    NoHosts,
+    /// A host string is not a valid `http://` or `https://` node address.
+    #[error("invalid host {host:?}: {reason}")]
+    InvalidHost {
+        /// The host as given (any credentials in it are replaced by `***`).
+        host: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A group id was refused before any request was sent.
+    #[error("invalid group id {id:?}: {reason}")]
+    InvalidGroupId {
+        /// The id as given, shortened to 64 characters.
+        id: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A builder setting is out of range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// A group operation did not hold on every node (the reference client's
+    /// `GroupOperationException`).
+    #[error(
+        "group {group_id:?}: failed on [{}]; rollback failed on [{}]; possible orphans on [{}] (request id {request_id}; reasons: {})",
+        join_hosts(failed_hosts),
+        join_hosts(rollback_failed_hosts),
+        join_hosts(possible_orphans),
+        join_failures(failures)
+    )]
+    GroupOperation {
+        /// The group id.
+        group_id: String,
+        /// Nodes where the create or the verification failed.
+        failed_hosts: Vec<HostAddress>,
+        /// Nodes where this saga created the group and the rollback could not
+        /// delete it: the group is still there.
+        rollback_failed_hosts: Vec<HostAddress>,
+        /// Nodes whose state is unknown (a create was sent and never answered,
+        /// or answered 409 after an unanswered attempt): not deleted, since the
+        /// group may have been there before.
+        possible_orphans: Vec<HostAddress>,
+        /// Why each node in `failed_hosts` failed.
+        failures: Vec<NodeFailure>,
+        /// Why each node in `rollback_failed_hosts` could not be rolled back.
+        rollback_failures: Vec<NodeFailure>,
+        /// The `X-Request-Id` every request of this saga carried.
+        request_id: String,
+    },
+    /// A request got no usable answer from any node tried (the reference
+    /// client's `RequestErrorException`). Every node tried is listed.
+    #[error("{message}: {}", join_failures(attempts))]
+    Request {
+        /// What was being done.
+        message: String,
+        /// Every attempt, in order, with its node and reason.
+        attempts: Vec<NodeFailure>,
+    },
+    /// The node answered with an ArangoDB error body.
+    #[error("{host}{path}: ArangoDB error {error_num} (HTTP {status}): {message}")]
+    Arango {
+        /// The node that answered.
+        host: HostAddress,
+        /// The request path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// ArangoDB's `errorNum`.
+        error_num: i64,
+        /// ArangoDB's `errorMessage`.
+        message: String,
+    },
+    /// The node answered, but not with what the call expects (wrong status,
+    /// malformed JSON, wrong types).
+    #[error("{host}{path}: unexpected answer (HTTP {status}): {reason}")]
+    UnexpectedResponse {
+        /// The node that answered.
+        host: HostAddress,
+        /// The request path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The host is not one of this client's nodes.
+    #[error("{0} is not a node of this cluster")]
+    UnknownHost(HostAddress),
+    /// The client was shut down with [`ClusterClient::shutdown`](crate::ClusterClient::shutdown).
+    #[error("client shut down")]
+    Shutdown,
+}
+
+impl Error {
+    /// The nodes this error names as failed (for a group operation, its
+    /// `failed_hosts`; for a request, every node tried).
+    pub fn failed_hosts(&self) -> Vec<HostAddress> {
+        match self {
+            Error::GroupOperation { failed_hosts, .. } => failed_hosts.clone(),
+            Error::Request { attempts, .. } => {
+                let mut hosts: Vec<HostAddress> = Vec::new();
+                for a in attempts {
+                    if !hosts.contains(&a.host) {
+                        hosts.push(a.host.clone());
+                    }
+                }
+                hosts
+            }
+            Error::Arango { host, .. } | Error::UnexpectedResponse { host, .. } => {
+                vec![host.clone()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! Group operations: the wire protocol ([`GroupApi`]), id checks, and the
+//! create saga (create everywhere, verify everywhere, roll back what this
+//! saga created when anything fails).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::address::HostAddress;
+use crate::cluster::{body_excerpt, CallOptions, Cluster, NodeOutcome};
+use crate::error::{Error, NodeError, NodeFailure};
+use crate::retry::{random_u64, RetryPolicy};
+use crate::saga::Saga;
+
+/// One group operation on the wire: method, path, body, and which answers
+/// mean what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEndpoint {
+    /// HTTP method, e.g. `POST`.
+    pub method: String,
+    /// Path template; `{id}` is replaced by the percent-encoded group id.
+    pub path: String,
+    /// Send `{"groupId": "<id>"}` as a JSON body.
+    pub json_body: bool,
+    /// Statuses meaning the operation did its work: created (create),
+    /// exists (verify), deleted (delete).
+    pub done: Vec<u16>,
+    /// Statuses meaning the goal already held without this request: already
+    /// there (create), missing (verify), already gone (delete).
+    pub unchanged: Vec<u16>,
+}
+
+impl GroupEndpoint {
+    /// An endpoint with the given method, path template, body choice and statuses.
+    pub fn new(method: &str, path: &str, json_body: bool, done: &[u16], unchanged: &[u16]) -> Self {
+        GroupEndpoint {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            json_body,
+            done: done.to_vec(),
+            unchanged: unchanged.to_vec(),
+        }
+    }
+
+    fn path_for(&self, id: &str) -> String {
+        self.path.replace("{id}", &encode_segment(id))
+    }
+
+    fn body_for(&self, id: &str) -> Option<Vec<u8>> {
+        self.json_body
+            .then(|| serde_json::json!({ "groupId": id }).to_string().into_bytes())
+    }
+}
+
+/// How a node's group service is spoken to. The default is the reference
+/// service: `POST /v1/group/` (201 created, 409 already there),
+/// `GET /v1/group/<id>/` (200 exists, 404 missing), `DELETE /v1/group/`
+/// (200 deleted, 404 already gone), JSON bodies `{"groupId": "<id>"}`.
+///
+/// ```
+/// use cluster_client::{GroupApi, GroupEndpoint};
+///
+/// // A WebDAV store: PUT creates (201 new, 204 already there), DELETE without a body.
+/// let dav = GroupApi {
+///     create: GroupEndpoint::new("PUT", "/groups/{id}", false, &[201], &[204]),
+///     verify: GroupEndpoint::new("GET", "/groups/{id}", false, &[200], &[404]),
+///     delete: GroupEndpoint::new("DELETE", "/groups/{id}", false, &[204], &[404]),
+///     allow_slash_in_id: false,
+/// };
+/// assert_ne!(dav, GroupApi::default());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupApi {
+    /// Creates a group.
+    pub create: GroupEndpoint,
+    /// Tells whether a group exists.
+    pub verify: GroupEndpoint,
+    /// Deletes a group.
+    pub delete: GroupEndpoint,
+    /// Accept `/` and `\` in ids (percent-encoded). Off by default: many
+    /// servers decode `%2F` before routing (nginx turns `a%2Fb` into `a/b`).
+    pub allow_slash_in_id: bool,
+}
+
+impl Default for GroupApi {
+    fn default() -> Self {
+        GroupApi {
+            create: GroupEndpoint::new("POST", "/v1/group/", true, &[201], &[409]),
+            verify: GroupEndpoint::new("GET", "/v1/group/{id}/", false, &[200], &[404]),
+            delete: GroupEndpoint::new("DELETE", "/v1/group/", true, &[200], &[404]),
+            allow_slash_in_id: false,
+        }
+    }
+}
+
+/// Checks a group id before anything is sent: 1 to 255 bytes, no control
+/// characters, not `.` or `..`, no `/` or `\` (unless allowed).
+pub(crate) fn validate_group_id(id: &str, allow_slash: bool) -> Result<(), Error> {
+    let refuse = |reason: &str| {
+        let shown: String = id.chars().take(64).collect();
+        Err(Error::InvalidGroupId {
+            id: shown,
+            reason: reason.to_string(),
+        })
+    };
+    if id.is_empty() {
+        return refuse("empty");
+    }
+    if id.len() > 255 {
+        return refuse("longer than 255 bytes");
+    }
+    if id.chars().any(char::is_control) {
+        return refuse("contains control characters");
+    }
+    if id == "." || id == ".." {
+        return refuse("'.' and '..' are path segments, not ids");
+    }
+    if !allow_slash && (id.contains('/') || id.contains('\\')) {
+        return refuse("contains '/' or '\\' (servers may decode %2F before routing)");
+    }
+    Ok(())
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn new_request_id() -> String {
+    format!("{:016x}", random_u64())
+}
+
+/// Per-node failures, the error type of the saga's steps.
+struct Failures(Vec<NodeFailure>);
+
+impl fmt::Display for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::error::join_failures(&self.0))
+    }
+}
+
+/// Sends one group operation to `targets`; `None` results (shutdown) become
+/// a `Shutdown` failure on every target, outcome unknown.
+fn send(
+    cluster: &Cluster,
+    endpoint: &GroupEndpoint,
+    id: &str,
+    targets: &[usize],
+    opts: &CallOptions,
+    request_id: &str,
+) -> Vec<NodeOutcome> {
+    let op = Arc::new(cluster.operation(
+        &endpoint.method,
+        endpoint.path_for(id),
+        endpoint.body_for(id),
+        true,
+        Some(request_id),
+    ));
+    cluster.fan_out(targets, op, opts).unwrap_or_else(|| {
+        targets
+            .iter()
+            .map(|&node| NodeOutcome {
+                node,
+                outcome: Err(NodeError::Shutdown),
+                attempts: 1,
+                earlier_unanswered: true,
+            })
+            .collect()
+    })
+}
+
+fn unexpected(status: u16, body: &[u8]) -> NodeError {
+    NodeError::Status {
+        status,
+        body: body_excerpt(body),
+    }
+}
+
+/// What the create step learned.
+#[derive(Default)]
+struct CreateState {
+    /// Nodes where this saga created the group (answered `done`).
+    created: Vec<usize>,
+    /// Nodes whose state is unknown: never deleted, reported as possible orphans.
+    unknown: Vec<usize>,
+    failures: Vec<NodeFailure>,
+}
+
+impl CreateState {
+    fn absorb(&mut self, cluster: &Cluster, api: &GroupEndpoint, outcomes: Vec<NodeOutcome>) {
+        for o in outcomes {
+            let host = cluster.nodes[o.node].address.clone();
+            match o.outcome {
+                Ok(r) if api.done.contains(&r.status) => self.created.push(o.node),
+                Ok(r) if api.unchanged.contains(&r.status) => {
+                    // Already there: ours only if an earlier attempt of ours may have made it.
+                    if o.earlier_unanswered {
+                        self.unknown.push(o.node);
+                    }
+                }
+                Ok(r) => {
+                    if o.earlier_unanswered {
+                        self.unknown.push(o.node);
+                    }
+                    self.failures.push(NodeFailure {
+                        host,
+                        error: unexpected(r.status, &r.body),
+                    });
+                }
+                Err(e) => {
+                    if o.earlier_unanswered || e.outcome_unknown() || e == NodeError::Shutdown {
+                        self.unknown.push(o.node);
+                    }
+                    self.failures.push(NodeFailure { host, error: e });
+                }
+            }
+        }
+    }
+}
+
+/// `create_group`: see [`ClusterClient::create_group`](crate::ClusterClient::create_group).
+pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Result<(), Error> {
+    validate_group_id(id, api.allow_slash_in_id)?;
+    if cluster.is_shut_down() {
+        return Err(Error::Shutdown);
+    }
+    let request_id = new_request_id();
+    let opts = cluster.call_options();
+    let mut state = CreateState::default();
+    let rollback_failures = std::cell::RefCell::new(Vec::new());
+    let mut saga: Saga<'_, Failures> = Saga::new(format!("create_group {id:?} [{request_id}]"));
+
+    let created = saga.step("create", |comp| {
+        // A node known to be unhealthy gets one attempt first; if it is still
+        // down, nothing is created anywhere.
+        let (healthy, unhealthy): (Vec<usize>, Vec<usize>) =
+            (0..cluster.nodes.len()).partition(|&i| cluster.nodes[i].is_healthy());
+        if !unhealthy.is_empty() {
+            let once = CallOptions {
+                policy: RetryPolicy::none(),
+                ..opts.clone()
+            };
+            let outcomes = send(cluster, &api.create, id, &unhealthy, &once, &request_id);
+            state.absorb(cluster, &api.create, outcomes);
+        }
+        if state.failures.is_empty() {
+            let outcomes = send(cluster, &api.create, id, &healthy, &opts, &request_id);
+            state.absorb(cluster, &api.create, outcomes);
+        }
+        // The compensation is registered before the step reports its failure.
+        if !state.created.is_empty() {
+            let targets = state.created.clone();
+            let request_id = request_id.clone();
+            let rollback_failures = &rollback_failures;
+            comp.push("delete where this saga created", move || {
+                let failed = rollback(cluster, api, id, &targets, &request_id);
+                if failed.is_empty() {
+                    Ok(())
+                } else {
+                    rollback_failures.borrow_mut().extend(failed.iter().cloned());
+                    Err(Failures(failed))
+                }
+            });
+        }
+        if state.failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Failures(std::mem::take(&mut state.failures)))
+        }
+    });
+
+    let result = created.and_then(|()| {
+        saga.step("verify", |_| {
+            let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+            let outcomes = send(cluster, &api.verify, id, &all, &opts, &request_id);
+            let failures: Vec<NodeFailure> = outcomes
+                .into_iter()
+                .filter_map(|o| {
+                    let host = cluster.nodes[o.node].address.clone();
+                    match o.outcome {
+                        Ok(r) if api.verify.done.contains(&r.status) => None,
+                        Ok(r) => Some(NodeFailure {
+                            host,
+                            error: unexpected(r.status, &r.body),
+                        }),
+                        Err(error) => Some(NodeFailure { host, error }),
+                    }
+                })
+                .collect();
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(Failures(failures))
+            }
+        })
+    });
+
+    match result {
+        Ok(()) => {
+            saga.complete();
+            log::debug!("group {id:?} created on every node [{request_id}]");
+            Ok(())
+        }
+        Err(Failures(failures)) => {
+            saga.compensate();
+            let rollback_failures = rollback_failures.into_inner();
+            let hosts = |idx: &[usize]| -> Vec<HostAddress> {
+                idx.iter().map(|&i| cluster.nodes[i].address.clone()).collect()
+            };
+            let mut failed_hosts: Vec<HostAddress> = Vec::new();
+            for f in &failures {
+                if !failed_hosts.contains(&f.host) {
+                    failed_hosts.push(f.host.clone());
+                }
+            }
+            let possible_orphans = hosts(&state.unknown);
+            if !possible_orphans.is_empty() {
+                log::error!(
+                    "group {id:?}: outcome unknown on {} (not rolled back) [{request_id}]",
+                    crate::error::join_hosts(&possible_orphans)
+                );
+            }
+            Err(Error::GroupOperation {
+                group_id: id.to_string(),
+                failed_hosts,
+                rollback_failed_hosts: rollback_failures.iter().map(|f| f.host.clone()).collect(),
+                possible_orphans,
+                failures,
+                rollback_failures,
+                request_id,
+            })
+        }
+    }
+}
+
+/// Deletes the group on `targets` as a compensation: its own deadline, no
+/// retry budget, and unhealthy nodes are tried like any other.
+fn rollback(
+    cluster: &Cluster,
+    api: &GroupApi,
+    id: &str,
+    targets: &[usize],
+    request_id: &str,
+) -> Vec<NodeFailure> {
+    let opts = CallOptions {
+        deadline: Instant::now() + cluster.defaults.operation_timeout,
+        policy: cluster.defaults.policy.clone(),
+        exempt_from_budget: true,
+    };
+    delete_failures(
+        cluster,
+        api,
+        id,
+        send(cluster, &api.delete, id, targets, &opts, request_id),
+    )
+}
+
+fn delete_failures(
+    cluster: &Cluster,
+    api: &GroupApi,
+    id: &str,
+    outcomes: Vec<NodeOutcome>,
+) -> Vec<NodeFailure> {
+    let mut failures = Vec::new();
+    for o in outcomes {
+        let host = cluster.nodes[o.node].address.clone();
+        let error = match o.outcome {
+            Ok(r) if api.delete.done.contains(&r.status) || api.delete.unchanged.contains(&r.status) => {
+                continue
+            }
+            Ok(r) => unexpected(r.status, &r.body),
+            Err(e) => e,
+        };
+        log::error!("group {id:?}: delete failed on {host}: {error}");
+        failures.push(NodeFailure { host, error });
+    }
+    failures
+}
+
+/// `delete_group_report`: every node that could not delete the group.
+pub(crate) fn delete_group(
+    cluster: &Cluster,
+    api: &GroupApi,
+    id: &str,
+) -> Result<Vec<NodeFailure>, Error> {
+    validate_group_id(id, api.allow_slash_in_id)?;
+    if cluster.is_shut_down() {
+        return Err(Error::Shutdown);
+    }
+    let request_id = new_request_id();
+    let opts = cluster.call_options();
+    let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+    let outcomes = send(cluster, &api.delete, id, &all, &opts, &request_id);
+    if cluster.is_shut_down() {
+        return Err(Error::Shutdown);
+    }
+    Ok(delete_failures(cluster, api, id, outcomes))
+}
+
+/// `verify_group` on one node.
+pub(crate) fn verify_group(
+    cluster: &Cluster,
+    api: &GroupApi,
+    host: &HostAddress,
+    id: &str,
+) -> Result<bool, Error> {
+    validate_group_id(id, api.allow_slash_in_id)?;
+    if cluster.is_shut_down() {
+        return Err(Error::Shutdown);
+    }
+    let node = cluster
+        .index_of(host)
+        .ok_or_else(|| Error::UnknownHost(host.clone()))?;
+    let request_id = new_request_id();
+    let opts = cluster.call_options();
+    let mut outcomes = send(cluster, &api.verify, id, &[node], &opts, &request_id);
+    let outcome = outcomes.pop().map(|o| o.outcome);
+    match outcome {
+        Some(Ok(r)) if api.verify.done.contains(&r.status) => Ok(true),
+        Some(Ok(r)) if api.verify.unchanged.contains(&r.status) => Ok(false),
+        Some(Err(NodeError::Shutdown)) | None => Err(Error::Shutdown),
+        Some(Ok(r)) => Err(Error::Request {
+            message: format!("verify group {id:?}"),
+            attempts: vec![NodeFailure {
+                host: host.clone(),
+                error: unexpected(r.status, &r.body),
+            }],
+        }),
+        Some(Err(error)) => Err(Error::Request {
+            message: format!("verify group {id:?}"),
+            attempts: vec![NodeFailure {
+                host: host.clone(),
+                error,
+            }],
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\u{0}b", "tab\there"] {
+            assert!(validate_group_id(bad, false).is_err(), "{bad:?}");
+        }
+        assert!(validate_group_id(&"x".repeat(256), false).is_err());
+        assert!(validate_group_id(&"x".repeat(255), false).is_ok());
+        assert!(validate_group_id("a/b", true).is_ok());
+        for good in ["example-group", "a b", "ü", "%2F", "a?b#c", "..."] {
+            assert!(validate_group_id(good, false).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(encode_segment("a b/%?#"), "a%20b%2F%25%3F%23");
+        assert_eq!(encode_segment("ü"), "%C3%BC");
+    }
+}

@@ -1,0 +1,52 @@
+//! Drive a cluster of HTTP nodes as one from plain blocking Rust.
+//!
+//! A [`ClusterClient`] keeps a pool of connections and a health state for
+//! every node, picks nodes for single requests (round robin, random or
+//! fallback, with failover), fans an operation out to all nodes in parallel,
+//! retries transient failures with exponential backoff, and applies changes
+//! to every node all-or-nothing as a saga, compensating what already
+//! succeeded when a later step fails.
+//!
+//! ```
+//! use cluster_client::testkit::TestCluster;
+//! use cluster_client::ClusterClient;
+//!
+//! let nodes = TestCluster::start(3)?; // in-process nodes on 127.0.0.1
+//! let client = ClusterClient::builder().hosts(nodes.urls()).build()?;
+//! client.create_group("example-group")?;
+//! let undeleted = client.delete_group("example-group")?;
+//! assert!(undeleted.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The layers (one module each): `client` (the facade), `groups` (the group
+//! protocol and create saga), `admin` (cluster administration), `management`
+//! (health and metrics), `saga`, `cluster` (resolver, fan-out, background
+//! thread), `node` (pool, health, one attempt), `retry`, `transport` (the only
+//! module that knows ureq), `address`, `error`.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod address;
+mod client;
+mod cluster;
+mod error;
+mod groups;
+mod management;
+mod node;
+mod retry;
+mod saga;
+mod transport;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use address::HostAddress;
+pub use client::{ClientBuilder, ClusterClient, NodeResponse};
+pub use cluster::HostResolver;
+pub use error::{Error, NodeError, NodeFailure};
+pub use groups::{GroupApi, GroupEndpoint};
+pub use management::ClusterManagement;
+pub use node::pool::ConnectionPoolMetrics;
+pub use retry::{RetryBudget, RetryPolicy};
+pub use saga::{CompensationFailure, Compensations, Saga};

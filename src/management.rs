@@ -1,0 +1,124 @@
+//! [`ClusterManagement`]: the nodes, their health and their pool metrics
+//! (after emcache's `ClusterManagment`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::address::HostAddress;
+use crate::cluster::Cluster;
+use crate::node::pool::ConnectionPoolMetrics;
+
+/// A view of the client's nodes, from
+/// [`ClusterClient::cluster_management`](crate::ClusterClient::cluster_management).
+///
+/// ```
+/// use cluster_client::ClusterClient;
+///
+/// let client = ClusterClient::new(["http://127.0.0.1:8000", "http://127.0.0.1:8001"])?;
+/// let m = client.cluster_management();
+/// assert_eq!(m.nodes().len(), 2);
+/// assert_eq!(m.healthy_nodes().len(), 2); // nodes start healthy
+/// assert!(m.unhealthy_nodes().is_empty());
+/// assert_eq!(m.connection_pool_metrics().len(), 2);
+/// # Ok::<(), cluster_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ClusterManagement {
+    cluster: Arc<Cluster>,
+}
+
+impl ClusterManagement {
+    pub(crate) fn new(cluster: Arc<Cluster>) -> Self {
+        ClusterManagement { cluster }
+    }
+
+    /// Every node, in configured order.
+    pub fn nodes(&self) -> Vec<HostAddress> {
+        self.cluster.nodes.iter().map(|n| n.address.clone()).collect()
+    }
+
+    /// Nodes currently considered healthy.
+    pub fn healthy_nodes(&self) -> Vec<HostAddress> {
+        self.cluster
+            .nodes
+            .iter()
+            .filter(|n| n.is_healthy())
+            .map(|n| n.address.clone())
+            .collect()
+    }
+
+    /// Nodes currently considered unhealthy (half-open nodes included, until
+    /// an attempt on them succeeds).
+    pub fn unhealthy_nodes(&self) -> Vec<HostAddress> {
+        self.cluster
+            .nodes
+            .iter()
+            .filter(|n| !n.is_healthy())
+            .map(|n| n.address.clone())
+            .collect()
+    }
+
+    /// The pool metrics of every node.
+    pub fn connection_pool_metrics(&self) -> HashMap<HostAddress, ConnectionPoolMetrics> {
+        self.cluster
+            .nodes
+            .iter()
+            .map(|n| (n.address.clone(), n.metrics()))
+            .collect()
+    }
+
+    /// The pool metrics and health of every node in the Prometheus text
+    /// exposition format: counters end in `_total`, gauges
+    /// (`cluster_client_curr_connections`, `cluster_client_node_healthy`)
+    /// do not, and every sample has a `node` label.
+    pub fn prometheus(&self) -> String {
+        let rows: Vec<(String, ConnectionPoolMetrics, bool)> = self
+            .cluster
+            .nodes
+            .iter()
+            .map(|n| (escape_label(n.address.as_str()), n.metrics(), n.is_healthy()))
+            .collect();
+        type Field = fn(&ConnectionPoolMetrics) -> u64;
+        let counters: [(&str, &str, Field); 7] = [
+            ("connections_created_total", "TCP connections opened to the node.", |m| m.connections_created),
+            ("connections_created_with_error_total", "Connects to the node that failed.", |m| m.connections_created_with_error),
+            ("connections_purged_total", "Idle connections closed by the purge.", |m| m.connections_purged),
+            ("connections_closed_total", "Connections closed for any reason.", |m| m.connections_closed),
+            ("operations_executed_total", "Attempts answered with a status below 500.", |m| m.operations_executed),
+            ("operations_executed_with_error_total", "Attempts with no usable answer or a 5xx.", |m| m.operations_executed_with_error),
+            ("operations_waited_total", "Attempts that waited for a free connection.", |m| m.operations_waited),
+        ];
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP cluster_client_curr_connections Connections open to the node now.");
+        let _ = writeln!(out, "# TYPE cluster_client_curr_connections gauge");
+        for (node, m, _) in &rows {
+            let _ = writeln!(out, "cluster_client_curr_connections{{node=\"{node}\"}} {}", m.curr_connections);
+        }
+        for (name, help, get) in counters {
+            let _ = writeln!(out, "# HELP cluster_client_{name} {help}");
+            let _ = writeln!(out, "# TYPE cluster_client_{name} counter");
+            for (node, m, _) in &rows {
+                let _ = writeln!(out, "cluster_client_{name}{{node=\"{node}\"}} {}", get(m));
+            }
+        }
+        let _ = writeln!(out, "# HELP cluster_client_node_healthy 1 when the node is healthy, else 0.");
+        let _ = writeln!(out, "# TYPE cluster_client_node_healthy gauge");
+        for (node, _, healthy) in &rows {
+            let _ = writeln!(out, "cluster_client_node_healthy{{node=\"{node}\"}} {}", u8::from(*healthy));
+        }
+        out
+    }
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+impl std::fmt::Debug for ClusterManagement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterManagement")
+            .field("nodes", &self.nodes())
+            .finish()
+    }
+}

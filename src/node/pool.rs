@@ -1,0 +1,239 @@
+//! A node's connection pool: slots lent to one attempt at a time, guarded by
+//! a parking_lot `Mutex` + `Condvar`, and the node's connection metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::NodeError;
+use crate::transport::{ConnectionEvents, Interrupt, NodeTransport, SlotConnection};
+
+/// Metrics of one node's connection pool (after emcache's). Every field is a
+/// counter or gauge counted where its event happens, never derived from
+/// another, so `connections_created - connections_closed == curr_connections`
+/// is a real check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ConnectionPoolMetrics {
+    /// TCP connections open to the node now.
+    pub curr_connections: u64,
+    /// Successful TCP connects (TLS handshake included) since the client started.
+    pub connections_created: u64,
+    /// Failed connects (refused, timeout, DNS, TLS handshake).
+    pub connections_created_with_error: u64,
+    /// Idle connections closed by the purge (`purge_unused_connections_after`).
+    pub connections_purged: u64,
+    /// Connections closed for any reason, purges included.
+    pub connections_closed: u64,
+    /// Attempts that got an answer other than a 5xx.
+    pub operations_executed: u64,
+    /// Attempts that failed: no usable answer, or a 5xx.
+    pub operations_executed_with_error: u64,
+    /// Attempts that found no free connection slot and had to wait for one.
+    pub operations_waited: u64,
+}
+
+/// Pool sizing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolLimits {
+    pub max: usize,
+    pub min_idle: usize,
+    pub purge_after: Option<Duration>,
+}
+
+struct Slot {
+    conn: SlotConnection,
+    last_used: Instant,
+}
+
+struct PoolState {
+    idle: Vec<Slot>,
+    /// Slots that exist, lent or idle.
+    total: usize,
+    /// Handles to interrupt the slots that are lent out, by lease id.
+    lent: Vec<(u64, Interrupt)>,
+    next_lease: u64,
+    shut: bool,
+}
+
+pub(crate) struct Pool {
+    state: Mutex<PoolState>,
+    freed: Condvar,
+    limits: PoolLimits,
+    transport: NodeTransport,
+    pub(crate) events: Arc<ConnectionEvents>,
+    purged: AtomicU64,
+    pub(crate) executed: AtomicU64,
+    pub(crate) executed_with_error: AtomicU64,
+    waited: AtomicU64,
+}
+
+/// A slot on loan; it goes back to the pool when dropped.
+pub(crate) struct Lease<'a> {
+    pool: &'a Pool,
+    slot: Option<Slot>,
+    id: u64,
+}
+
+impl Lease<'_> {
+    pub fn connection(&self) -> &SlotConnection {
+        match &self.slot {
+            Some(s) => &s.conn,
+            None => unreachable!("a lease holds its slot until dropped"),
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.pool.give_back(self.id, slot);
+        }
+    }
+}
+
+impl Pool {
+    pub fn new(limits: PoolLimits, transport: NodeTransport, events: Arc<ConnectionEvents>) -> Self {
+        Pool {
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                total: 0,
+                lent: Vec::new(),
+                next_lease: 0,
+                shut: false,
+            }),
+            freed: Condvar::new(),
+            limits,
+            transport,
+            events,
+            purged: AtomicU64::new(0),
+            executed: AtomicU64::new(0),
+            executed_with_error: AtomicU64::new(0),
+            waited: AtomicU64::new(0),
+        }
+    }
+
+    /// Lends a slot, waiting for one until `deadline`.
+    pub fn lease(&self, deadline: Instant) -> Result<Lease<'_>, NodeError> {
+        let mut st = self.state.lock();
+        let mut counted_wait = false;
+        loop {
+            if st.shut {
+                return Err(NodeError::Shutdown);
+            }
+            // Most recently used first, so the oldest idle slots age out.
+            if let Some(slot) = st.idle.pop() {
+                return Ok(self.lend(&mut st, slot));
+            }
+            if st.total < self.limits.max {
+                st.total += 1;
+                let slot = Slot {
+                    conn: self.transport.new_slot(),
+                    last_used: Instant::now(),
+                };
+                return Ok(self.lend(&mut st, slot));
+            }
+            if !counted_wait {
+                counted_wait = true;
+                self.waited.fetch_add(1, Ordering::Relaxed);
+            }
+            if self.freed.wait_until(&mut st, deadline).timed_out() {
+                return Err(NodeError::PoolTimeout);
+            }
+        }
+    }
+
+    fn lend<'a>(&'a self, st: &mut PoolState, slot: Slot) -> Lease<'a> {
+        let id = st.next_lease;
+        st.next_lease += 1;
+        st.lent.push((id, slot.conn.interrupt_handle()));
+        Lease {
+            pool: self,
+            slot: Some(slot),
+            id,
+        }
+    }
+
+    fn give_back(&self, id: u64, mut slot: Slot) {
+        let mut st = self.state.lock();
+        st.lent.retain(|(lease, _)| *lease != id);
+        if st.shut {
+            st.total -= 1;
+            drop(st);
+            drop(slot);
+            return;
+        }
+        slot.last_used = Instant::now();
+        st.idle.push(slot);
+        drop(st);
+        self.freed.notify_one();
+    }
+
+    /// Closes idle connections unused for longer than the purge age, keeping
+    /// at least `min_idle` idle connections. Returns how many were closed.
+    pub fn purge(&self, now: Instant) -> usize {
+        let Some(age) = self.limits.purge_after else {
+            return 0;
+        };
+        let mut victims = Vec::new();
+        {
+            let mut st = self.state.lock();
+            let mut open_idle = st
+                .idle
+                .iter()
+                .filter(|s| s.conn.live_connections() > 0)
+                .count();
+            // idle is ordered oldest first (slots are pushed when returned).
+            let mut i = 0;
+            while i < st.idle.len() && open_idle > self.limits.min_idle {
+                let slot = &st.idle[i];
+                let stale = now.saturating_duration_since(slot.last_used) >= age;
+                if stale && slot.conn.live_connections() > 0 {
+                    victims.push(st.idle.remove(i));
+                    st.total -= 1;
+                    open_idle -= 1;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        let mut closed = 0;
+        for slot in victims {
+            let open = slot.conn.live_connections();
+            drop(slot);
+            closed += open;
+        }
+        self.purged.fetch_add(closed as u64, Ordering::Relaxed);
+        closed
+    }
+
+    /// Refuses new leases, closes idle connections and interrupts the ones in use.
+    pub fn shutdown(&self) {
+        let (idle, lent) = {
+            let mut st = self.state.lock();
+            st.shut = true;
+            let idle: Vec<Slot> = st.idle.drain(..).collect();
+            st.total -= idle.len();
+            (idle, std::mem::take(&mut st.lent))
+        };
+        self.freed.notify_all();
+        drop(idle);
+        for (_, handle) in lent {
+            handle.interrupt();
+        }
+    }
+
+    pub fn metrics(&self) -> ConnectionPoolMetrics {
+        ConnectionPoolMetrics {
+            curr_connections: self.events.curr.load(Ordering::Relaxed),
+            connections_created: self.events.created.load(Ordering::Relaxed),
+            connections_created_with_error: self.events.created_with_error.load(Ordering::Relaxed),
+            connections_purged: self.purged.load(Ordering::Relaxed),
+            connections_closed: self.events.closed.load(Ordering::Relaxed),
+            operations_executed: self.executed.load(Ordering::Relaxed),
+            operations_executed_with_error: self.executed_with_error.load(Ordering::Relaxed),
+            operations_waited: self.waited.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The only file that knows ureq: a [`Request`] goes in, a [`Response`] or a
+//! classified [`NodeError`] comes out. Connections are made by a counting
+//! connector, so the node's metrics see every real connect and close.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::config::Config;
+use ureq::http;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
+use ureq::Agent;
+
+use crate::error::{Error, NodeError};
+
+/// Settings every connection of the client shares.
+#[derive(Clone)]
+pub(crate) struct TransportConfig {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub proxy_from_env: bool,
+    /// PEM text of root certificates that replace the default (WebPKI) roots.
+    pub root_certs_pem: Option<Vec<u8>>,
+}
+
+/// Connection events of one node, counted where they happen.
+#[derive(Default, Debug)]
+pub(crate) struct ConnectionEvents {
+    pub curr: AtomicU64,
+    pub created: AtomicU64,
+    pub created_with_error: AtomicU64,
+    pub closed: AtomicU64,
+}
+
+/// One request: method, full URL, headers and an optional body.
+pub(crate) struct Request<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(&'static str, String)],
+    pub body: Option<&'a [u8]>,
+}
+
+/// An answer, its body read to the end.
+#[derive(Debug, Clone)]
+pub(crate) struct Response {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// What a node's connections are made from: the agent configuration and a
+/// connector shared by every slot of the node.
+pub(crate) struct NodeTransport {
+    config: Config,
+    inner: Arc<DefaultConnector>,
+    events: Arc<ConnectionEvents>,
+    max_response_bytes: usize,
+    request_timeout: Duration,
+}
+
+impl NodeTransport {
+    pub fn new(cfg: &TransportConfig, events: Arc<ConnectionEvents>) -> Result<Self, Error> {
+        let proxy = if cfg.proxy_from_env {
+            ureq::Proxy::try_from_env()
+        } else {
+            None
+        };
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(pem) = &cfg.root_certs_pem {
+            let mut certs = Vec::new();
+            for item in ureq::tls::parse_pem(pem) {
+                match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(Error::InvalidConfig(format!(
+                            "root certificate PEM could not be read: {e}"
+                        )))
+                    }
+                }
+            }
+            if certs.is_empty() {
+                return Err(Error::InvalidConfig(
+                    "root certificate PEM holds no certificate".to_string(),
+                ));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(proxy)
+            .max_redirects(0)
+            .max_idle_connections(1)
+            .max_idle_connections_per_host(1)
+            // The node's pool decides when idle connections go.
+            .max_idle_age(Duration::from_secs(24 * 3600))
+            .timeout_connect(Some(cfg.connect_timeout))
+            .timeout_per_call(Some(cfg.request_timeout))
+            .no_delay(true)
+            .tls_config(tls.build())
+            .user_agent(concat!("cluster-client/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(NodeTransport {
+            config,
+            inner: Arc::new(DefaultConnector::new()),
+            events,
+            max_response_bytes: cfg.max_response_bytes,
+            request_timeout: cfg.request_timeout,
+        })
+    }
+
+    /// A new connection slot: an agent that keeps at most one idle connection.
+    pub fn new_slot(&self) -> SlotConnection {
+        let sent = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(AtomicUsize::new(0));
+        let connector = CountingConnector {
+            inner: self.inner.clone(),
+            events: self.events.clone(),
+            sent: sent.clone(),
+            live: live.clone(),
+        };
+        let agent = Agent::with_parts(self.config.clone(), connector, IpLiteralResolver::default());
+        SlotConnection {
+            agent,
+            sent,
+            live,
+            max_response_bytes: self.max_response_bytes,
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
+/// A slot's agent and what it knows of its own connection.
+pub(crate) struct SlotConnection {
+    agent: Agent,
+    sent: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
+    max_response_bytes: usize,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for SlotConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotConnection")
+            .field("live", &self.live.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Interrupts the I/O of a slot in use from another thread.
+#[derive(Clone)]
+pub(crate) struct Interrupt(Agent);
+
+impl Interrupt {
+    pub fn interrupt(self) {
+        self.0.shutdown();
+    }
+}
+
+impl SlotConnection {
+    /// Open connections this slot holds (0 or 1).
+    pub fn live_connections(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    pub fn interrupt_handle(&self) -> Interrupt {
+        Interrupt(self.agent.clone())
+    }
+
+    /// Sends one request and reads the whole answer, within `timeout`
+    /// (never more than the configured request timeout).
+    pub fn send(&self, req: &Request<'_>, timeout: Duration) -> Result<Response, NodeError> {
+        self.sent.store(false, Ordering::Relaxed);
+        let timeout = timeout.min(self.request_timeout);
+        let result = self.send_inner(req, timeout);
+        result.map_err(|e| classify(e, self.sent.load(Ordering::Relaxed), self.max_response_bytes))
+    }
+
+    fn send_inner(&self, req: &Request<'_>, timeout: Duration) -> Result<Response, ureq::Error> {
+        let mut builder = http::Request::builder()
+            .method(req.method.as_bytes())
+            .uri(req.url);
+        for (name, value) in req.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        let body: Vec<u8> = req.body.map(<[u8]>::to_vec).unwrap_or_default();
+        let has_body = req.body.is_some();
+        if has_body {
+            builder = builder.header("content-type", "application/json");
+        }
+        let request = builder.body(body)?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_per_call(Some(timeout))
+            .build();
+        let mut response = if has_body {
+            self.agent.run(request)?
+        } else {
+            let (parts, _) = request.into_parts();
+            self.agent.run(http::Request::from_parts(parts, ()))?
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(self.max_response_bytes as u64)
+            .read_to_vec()?;
+        Ok(Response {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+fn classify(err: ureq::Error, sent: bool, limit: usize) -> NodeError {
+    use ureq::Error as U;
+    let text = err.to_string();
+    match err {
+        U::BodyExceedsLimit(_) => NodeError::BodyTooLarge { limit },
+        U::Tls(_) | U::Pem(_) | U::Rustls(_) | U::TlsRequired => NodeError::Tls(text),
+        U::Io(ref e) if is_tls_io(e) => NodeError::Tls(text),
+        U::HostNotFound | U::ConnectionFailed => NodeError::Connect(text),
+        U::Io(_) | U::Timeout(_) if !sent => NodeError::Connect(text),
+        U::Io(_) | U::Timeout(_) => NodeError::NoAnswer(text),
+        U::Protocol(_) | U::LargeResponseHeader(..) | U::BodyStalled => {
+            NodeError::Protocol(text)
+        }
+        _ if !sent => NodeError::Connect(text),
+        _ => NodeError::Protocol(text),
+    }
+}
+
+fn is_tls_io(e: &io::Error) -> bool {
+    e.get_ref()
+        .map(|inner| {
+            let s = inner.to_string();
+            s.contains("certificate") || s.contains("InvalidCertificate")
+        })
+        .unwrap_or(false)
+}
+
+/// Skips name resolution for IP literals; names go to ureq's resolver.
+#[derive(Debug, Default)]
+struct IpLiteralResolver {
+    fallback: DefaultResolver,
+}
+
+impl Resolver for IpLiteralResolver {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("");
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            let default_port = if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            };
+            let port = uri.port_u16().unwrap_or(default_port);
+            let mut addrs = self.empty();
+            addrs.push(std::net::SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        self.fallback.resolve(uri, config, timeout)
+    }
+}
+
+/// Wraps ureq's default connector and counts what it does.
+struct CountingConnector {
+    inner: Arc<DefaultConnector>,
+    events: Arc<ConnectionEvents>,
+    sent: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for CountingConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CountingConnector")
+    }
+}
+
+impl Connector<()> for CountingConnector {
+    type Out = CountedTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        match self.inner.connect(details, chained) {
+            Ok(Some(inner)) => {
+                self.events.created.fetch_add(1, Ordering::Relaxed);
+                self.events.curr.fetch_add(1, Ordering::Relaxed);
+                self.live.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(CountedTransport {
+                    inner,
+                    events: self.events.clone(),
+                    sent: self.sent.clone(),
+                    live: self.live.clone(),
+                }))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.events
+                    .created_with_error
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A live connection; its drop is the close.
+struct CountedTransport {
+    inner: Box<dyn Transport>,
+    events: Arc<ConnectionEvents>,
+    sent: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for CountedTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CountedTransport")
+    }
+}
+
+impl Transport for CountedTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if amount > 0 {
+            self.sent.store(true, Ordering::Relaxed);
+        }
+        self.inner.transmit_output(amount, timeout)
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
+impl Drop for CountedTransport {
+    fn drop(&mut self) {
+        self.events.curr.fetch_sub(1, Ordering::Relaxed);
+        self.events.closed.fetch_add(1, Ordering::Relaxed);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
