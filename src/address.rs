@@ -65,13 +65,13 @@ impl HostAddress {
                 "credentials in the host are refused; use basic_auth or bearer_token",
             ));
         }
-        let (host, port) = split_host_port(authority).map_err(|r| invalid(r))?;
+        let (host, port) = split_host_port(authority).map_err(&invalid)?;
         let default_port = if tls { 443 } else { 80 };
         let port = match port {
             None => default_port,
-            Some(p) => parse_port(p).map_err(|r| invalid(r))?,
+            Some(p) => parse_port(p).map_err(&invalid)?,
         };
-        let host = normalise_host(host).map_err(|r| invalid(r))?;
+        let host = normalise_host(host).map_err(&invalid)?;
         let text = if port == default_port {
             format!("{scheme}://{host}")
         } else {
@@ -270,7 +270,10 @@ mod tests {
     fn normalises() {
         let a = HostAddress::parse(" HTTP://LocalHost:8000/ ").unwrap();
         assert_eq!(a.as_str(), "http://localhost:8000");
-        assert_eq!(HostAddress::parse("http://a:80").unwrap().as_str(), "http://a");
+        assert_eq!(
+            HostAddress::parse("http://a:80").unwrap().as_str(),
+            "http://a"
+        );
         assert_eq!(HostAddress::parse("https://a").unwrap().port(), 443);
         let v6 = HostAddress::parse("http://[0:0::1]:9000").unwrap();
         assert_eq!(v6.as_str(), "http://[::1]:9000");
@@ -311,7 +314,10 @@ mod tests {
 
     #[test]
     fn list_parsing() {
-        assert!(matches!(HostAddress::parse_list(" , "), Err(Error::NoHosts)));
+        assert!(matches!(
+            HostAddress::parse_list(" , "),
+            Err(Error::NoHosts)
+        ));
         assert!(matches!(
             HostAddress::parse_list("http://a:1,http://A:1/"),
             Err(Error::InvalidHost { .. })

@@ -304,7 +304,9 @@ impl ClientBuilder {
         }
         if let Some(db) = &self.database {
             if groups::validate_group_id(db, false).is_err() {
-                return invalid("database name must be 1-255 bytes without '/', '\\' or control characters");
+                return invalid(
+                    "database name must be 1-255 bytes without '/', '\\' or control characters",
+                );
             }
         }
         let threads = match self.fan_out_threads {
@@ -314,7 +316,10 @@ impl ClientBuilder {
         };
         let mut headers: Vec<(&'static str, String)> = vec![("accept", "application/json".into())];
         if let Some((user, Secret(password))) = &self.basic_auth {
-            headers.push(("authorization", format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))));
+            headers.push((
+                "authorization",
+                format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),
+            ));
         }
         if let Some(Secret(token)) = &self.bearer {
             headers.push(("authorization", format!("Bearer {token}")));
@@ -386,12 +391,24 @@ fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -499,13 +516,25 @@ impl ClusterClient {
     ) -> Result<NodeResponse, Error> {
         let method = method.to_ascii_uppercase();
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(Error::InvalidConfig(format!("invalid HTTP method {method:?}")));
+            return Err(Error::InvalidConfig(format!(
+                "invalid HTTP method {method:?}"
+            )));
         }
         if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(Error::InvalidConfig(format!("invalid request path {path:?}")));
+            return Err(Error::InvalidConfig(format!(
+                "invalid request path {path:?}"
+            )));
         }
-        let idempotent = matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS");
-        self.send_one(&method, path.to_string(), body.map(<[u8]>::to_vec), idempotent)
+        let idempotent = matches!(
+            method.as_str(),
+            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS"
+        );
+        self.send_one(
+            &method,
+            path.to_string(),
+            body.map(<[u8]>::to_vec),
+            idempotent,
+        )
     }
 
     pub(crate) fn send_one(
@@ -555,7 +584,14 @@ impl fmt::Debug for ClusterClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         f.debug_struct("ClusterClient")
-            .field("nodes", &i.cluster.nodes.iter().map(|n| n.address.as_str()).collect::<Vec<_>>())
+            .field(
+                "nodes",
+                &i.cluster
+                    .nodes
+                    .iter()
+                    .map(|n| n.address.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("retry_policy", &i.policy)
             .field("host_resolver", &i.resolver)
             .field("max_connections_per_node", &i.max_connections)
@@ -572,7 +608,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }

@@ -170,10 +170,10 @@ impl Cluster {
         if delay.is_zero() {
             return !self.is_shut_down();
         }
-        match self.shutdown_signal.recv_timeout(delay) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => true,
-            _ => false,
-        }
+        matches!(
+            self.shutdown_signal.recv_timeout(delay),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout)
+        )
     }
 
     fn pool(&self) -> Result<&rayon::ThreadPool, NodeError> {
@@ -219,8 +219,7 @@ impl Cluster {
             for &pos in &pending {
                 let r = &mut results[pos];
                 if r.attempts > 0 {
-                    r.earlier_unanswered |=
-                        matches!(&r.outcome, Err(e) if e.outcome_unknown());
+                    r.earlier_unanswered |= matches!(&r.outcome, Err(e) if e.outcome_unknown());
                 } else if !opts.exempt_from_budget {
                     self.budget.deposit();
                 }
@@ -254,7 +253,10 @@ impl Cluster {
                     }
                 }
                 if !opts.exempt_from_budget && !self.budget.try_withdraw() {
-                    log::warn!("retry budget exhausted: not retrying {}", self.nodes[r.node].address);
+                    log::warn!(
+                        "retry budget exhausted: not retrying {}",
+                        self.nodes[r.node].address
+                    );
                     if let Err(e) = &r.outcome {
                         log::debug!("last error on {}: {e}", self.nodes[r.node].address);
                     }

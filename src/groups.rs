@@ -47,8 +47,11 @@ impl GroupEndpoint {
     }
 
     fn body_for(&self, id: &str) -> Option<Vec<u8>> {
-        self.json_body
-            .then(|| serde_json::json!({ "groupId": id }).to_string().into_bytes())
+        self.json_body.then(|| {
+            serde_json::json!({ "groupId": id })
+                .to_string()
+                .into_bytes()
+        })
     }
 }
 
@@ -265,7 +268,9 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
                 if failed.is_empty() {
                     Ok(())
                 } else {
-                    rollback_failures.borrow_mut().extend(failed.iter().cloned());
+                    rollback_failures
+                        .borrow_mut()
+                        .extend(failed.iter().cloned());
                     Err(Failures(failed))
                 }
             });
@@ -313,7 +318,9 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
             saga.compensate();
             let rollback_failures = rollback_failures.into_inner();
             let hosts = |idx: &[usize]| -> Vec<HostAddress> {
-                idx.iter().map(|&i| cluster.nodes[i].address.clone()).collect()
+                idx.iter()
+                    .map(|&i| cluster.nodes[i].address.clone())
+                    .collect()
             };
             let mut failed_hosts: Vec<HostAddress> = Vec::new();
             for f in &failures {
@@ -373,7 +380,10 @@ fn delete_failures(
     for o in outcomes {
         let host = cluster.nodes[o.node].address.clone();
         let error = match o.outcome {
-            Ok(r) if api.delete.done.contains(&r.status) || api.delete.unchanged.contains(&r.status) => {
+            Ok(r)
+                if api.delete.done.contains(&r.status)
+                    || api.delete.unchanged.contains(&r.status) =>
+            {
                 continue
             }
             Ok(r) => unexpected(r.status, &r.body),

@@ -26,8 +26,13 @@
 //! module that knows ureq), `address`, `error`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// `Error::GroupOperation` carries plain host lists as named fields (a fixed
+// part of the public API users match on), which makes `Error` large; errors
+// are the cold path here, so boxing them would buy nothing measurable.
+#![allow(clippy::result_large_err)]
 
 mod address;
+mod admin;
 mod client;
 mod cluster;
 mod error;
@@ -42,6 +47,10 @@ mod transport;
 pub mod testkit;
 
 pub use address::HostAddress;
+pub use admin::{
+    ClusterAdmin, ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,
+    ServerRole, ServerStatistics, ServerVersion,
+};
 pub use client::{ClientBuilder, ClusterClient, NodeResponse};
 pub use cluster::HostResolver;
 pub use error::{Error, NodeError, NodeFailure};

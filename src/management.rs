@@ -35,7 +35,11 @@ impl ClusterManagement {
 
     /// Every node, in configured order.
     pub fn nodes(&self) -> Vec<HostAddress> {
-        self.cluster.nodes.iter().map(|n| n.address.clone()).collect()
+        self.cluster
+            .nodes
+            .iter()
+            .map(|n| n.address.clone())
+            .collect()
     }
 
     /// Nodes currently considered healthy.
@@ -77,23 +81,64 @@ impl ClusterManagement {
             .cluster
             .nodes
             .iter()
-            .map(|n| (escape_label(n.address.as_str()), n.metrics(), n.is_healthy()))
+            .map(|n| {
+                (
+                    escape_label(n.address.as_str()),
+                    n.metrics(),
+                    n.is_healthy(),
+                )
+            })
             .collect();
         type Field = fn(&ConnectionPoolMetrics) -> u64;
         let counters: [(&str, &str, Field); 7] = [
-            ("connections_created_total", "TCP connections opened to the node.", |m| m.connections_created),
-            ("connections_created_with_error_total", "Connects to the node that failed.", |m| m.connections_created_with_error),
-            ("connections_purged_total", "Idle connections closed by the purge.", |m| m.connections_purged),
-            ("connections_closed_total", "Connections closed for any reason.", |m| m.connections_closed),
-            ("operations_executed_total", "Attempts answered with a status below 500.", |m| m.operations_executed),
-            ("operations_executed_with_error_total", "Attempts with no usable answer or a 5xx.", |m| m.operations_executed_with_error),
-            ("operations_waited_total", "Attempts that waited for a free connection.", |m| m.operations_waited),
+            (
+                "connections_created_total",
+                "TCP connections opened to the node.",
+                |m| m.connections_created,
+            ),
+            (
+                "connections_created_with_error_total",
+                "Connects to the node that failed.",
+                |m| m.connections_created_with_error,
+            ),
+            (
+                "connections_purged_total",
+                "Idle connections closed by the purge.",
+                |m| m.connections_purged,
+            ),
+            (
+                "connections_closed_total",
+                "Connections closed for any reason.",
+                |m| m.connections_closed,
+            ),
+            (
+                "operations_executed_total",
+                "Attempts answered with a status below 500.",
+                |m| m.operations_executed,
+            ),
+            (
+                "operations_executed_with_error_total",
+                "Attempts with no usable answer or a 5xx.",
+                |m| m.operations_executed_with_error,
+            ),
+            (
+                "operations_waited_total",
+                "Attempts that waited for a free connection.",
+                |m| m.operations_waited,
+            ),
         ];
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP cluster_client_curr_connections Connections open to the node now.");
+        let _ = writeln!(
+            out,
+            "# HELP cluster_client_curr_connections Connections open to the node now."
+        );
         let _ = writeln!(out, "# TYPE cluster_client_curr_connections gauge");
         for (node, m, _) in &rows {
-            let _ = writeln!(out, "cluster_client_curr_connections{{node=\"{node}\"}} {}", m.curr_connections);
+            let _ = writeln!(
+                out,
+                "cluster_client_curr_connections{{node=\"{node}\"}} {}",
+                m.curr_connections
+            );
         }
         for (name, help, get) in counters {
             let _ = writeln!(out, "# HELP cluster_client_{name} {help}");
@@ -102,17 +147,26 @@ impl ClusterManagement {
                 let _ = writeln!(out, "cluster_client_{name}{{node=\"{node}\"}} {}", get(m));
             }
         }
-        let _ = writeln!(out, "# HELP cluster_client_node_healthy 1 when the node is healthy, else 0.");
+        let _ = writeln!(
+            out,
+            "# HELP cluster_client_node_healthy 1 when the node is healthy, else 0."
+        );
         let _ = writeln!(out, "# TYPE cluster_client_node_healthy gauge");
         for (node, _, healthy) in &rows {
-            let _ = writeln!(out, "cluster_client_node_healthy{{node=\"{node}\"}} {}", u8::from(*healthy));
+            let _ = writeln!(
+                out,
+                "cluster_client_node_healthy{{node=\"{node}\"}} {}",
+                u8::from(*healthy)
+            );
         }
         out
     }
 }
 
 fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl std::fmt::Debug for ClusterManagement {

@@ -170,19 +170,24 @@ fn parse_http_date(v: &str) -> Option<SystemTime> {
 /// A client-wide limit on retries, in the spirit of Finagle's retry budget:
 /// every first attempt deposits `percent` of a retry, time deposits
 /// `min_per_second` retries a second, and a retry withdraws one. The balance
-/// is capped at ten seconds' worth of the floor plus what the deposits add.
-/// When the cluster fails as a whole, retries add at most `percent` to the
-/// load instead of multiplying it. Compensations (rollbacks) are exempt.
+/// is capped at ten seconds' worth of the floor plus what 100 first attempts
+/// deposit. When the cluster fails as a whole, retries add at most `percent`
+/// to the load instead of multiplying it. Compensations (rollbacks) are exempt.
 pub struct RetryBudget {
-    percent: f64,
-    min_per_second: f64,
+    /// Thousandths of a retry deposited per first attempt.
+    per_attempt: u64,
+    /// Thousandths of a retry deposited per second; `None` = unlimited.
+    per_second: Option<u64>,
     state: Mutex<BudgetState>,
 }
 
 struct BudgetState {
-    balance: f64,
+    /// Thousandths of a retry.
+    balance: u64,
     last_refill: Instant,
 }
+
+const UNIT: u64 = 1000;
 
 impl RetryBudget {
     /// Retries may add `percent` (0.0 to 1.0) of first attempts, plus
@@ -193,16 +198,19 @@ impl RetryBudget {
         } else {
             0.0
         };
-        let min_per_second = if min_per_second.is_finite() {
-            min_per_second.max(0.0)
+        let per_second = if min_per_second.is_infinite() && min_per_second > 0.0 {
+            None
+        } else if min_per_second.is_finite() {
+            Some((min_per_second.clamp(0.0, 1e9) * UNIT as f64).round() as u64)
         } else {
-            0.0
+            Some(0)
         };
+        let initial = per_second.map_or(0, |p| p * 10);
         RetryBudget {
-            percent,
-            min_per_second,
+            per_attempt: (percent * UNIT as f64).round() as u64,
+            per_second,
             state: Mutex::new(BudgetState {
-                balance: min_per_second * 10.0,
+                balance: initial,
                 last_refill: Instant::now(),
             }),
         }
@@ -213,35 +221,38 @@ impl RetryBudget {
         RetryBudget::new(1.0, f64::INFINITY)
     }
 
-    fn cap(&self) -> f64 {
-        (self.min_per_second * 10.0).max(1.0) + 100.0 * self.percent
+    fn cap(&self, per_second: u64) -> u64 {
+        (per_second * 10).max(UNIT) + 100 * self.per_attempt
     }
 
-    fn refill(&self, st: &mut BudgetState, now: Instant) {
-        let secs = now.saturating_duration_since(st.last_refill).as_secs_f64();
-        st.last_refill = now;
-        st.balance = (st.balance + secs * self.min_per_second).min(self.cap());
+    fn refill(&self, st: &mut BudgetState, per_second: u64, now: Instant) {
+        let elapsed = now.saturating_duration_since(st.last_refill);
+        let earned = (elapsed.as_millis() as u64).saturating_mul(per_second) / 1000;
+        if earned > 0 {
+            st.last_refill = now;
+        }
+        st.balance = (st.balance + earned).min(self.cap(per_second));
     }
 
     /// Records a first attempt.
     pub(crate) fn deposit(&self) {
-        if self.min_per_second.is_infinite() {
+        let Some(per_second) = self.per_second else {
             return;
-        }
+        };
         let mut st = self.state.lock();
-        self.refill(&mut st, Instant::now());
-        st.balance = (st.balance + self.percent).min(self.cap());
+        self.refill(&mut st, per_second, Instant::now());
+        st.balance = (st.balance + self.per_attempt).min(self.cap(per_second));
     }
 
     /// Takes one retry from the budget; false when none is left.
     pub(crate) fn try_withdraw(&self) -> bool {
-        if self.min_per_second.is_infinite() {
+        let Some(per_second) = self.per_second else {
             return true;
-        }
+        };
         let mut st = self.state.lock();
-        self.refill(&mut st, Instant::now());
-        if st.balance >= 1.0 {
-            st.balance -= 1.0;
+        self.refill(&mut st, per_second, Instant::now());
+        if st.balance >= UNIT {
+            st.balance -= UNIT;
             true
         } else {
             false
@@ -259,8 +270,11 @@ impl Default for RetryBudget {
 impl fmt::Debug for RetryBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryBudget")
-            .field("percent", &self.percent)
-            .field("min_per_second", &self.min_per_second)
+            .field("percent", &(self.per_attempt as f64 / UNIT as f64))
+            .field(
+                "min_per_second",
+                &self.per_second.map(|p| p as f64 / UNIT as f64),
+            )
             .finish()
     }
 }
@@ -298,14 +312,19 @@ mod tests {
     fn schedule_doubles_and_caps() {
         let p = RetryPolicy::exponential(5, Duration::from_millis(100), Duration::from_millis(300))
             .without_jitter();
-        let d: Vec<u128> = (1..=4).map(|r| p.delay_before_retry(r).as_millis()).collect();
+        let d: Vec<u128> = (1..=4)
+            .map(|r| p.delay_before_retry(r).as_millis())
+            .collect();
         assert_eq!(d, vec![100, 200, 300, 300]);
         let j = RetryPolicy::exponential(5, Duration::from_millis(100), Duration::from_millis(300));
         for r in 1..=4 {
             assert!(j.delay_before_retry(r) <= Duration::from_millis(300));
         }
         assert_eq!(RetryPolicy::none().max_attempts(), 1);
-        assert_eq!(RetryPolicy::exponential(0, Duration::ZERO, Duration::ZERO).max_attempts(), 1);
+        assert_eq!(
+            RetryPolicy::exponential(0, Duration::ZERO, Duration::ZERO).max_attempts(),
+            1
+        );
     }
 
     #[test]
@@ -329,10 +348,22 @@ mod tests {
         assert!(status_is_retryable(504, true));
         assert!(!status_is_retryable(500, true));
         assert!(!status_is_retryable(404, true));
-        assert!(error_is_retryable(&NodeError::Connect("refused".into()), false));
-        assert!(!error_is_retryable(&NodeError::NoAnswer("reset".into()), false));
-        assert!(error_is_retryable(&NodeError::NoAnswer("reset".into()), true));
-        assert!(!error_is_retryable(&NodeError::Tls("bad cert".into()), true));
+        assert!(error_is_retryable(
+            &NodeError::Connect("refused".into()),
+            false
+        ));
+        assert!(!error_is_retryable(
+            &NodeError::NoAnswer("reset".into()),
+            false
+        ));
+        assert!(error_is_retryable(
+            &NodeError::NoAnswer("reset".into()),
+            true
+        ));
+        assert!(!error_is_retryable(
+            &NodeError::Tls("bad cert".into()),
+            true
+        ));
     }
 
     #[test]

@@ -179,7 +179,13 @@ impl SlotConnection {
         self.sent.store(false, Ordering::Relaxed);
         let timeout = timeout.min(self.request_timeout);
         let result = self.send_inner(req, timeout);
-        result.map_err(|e| classify(e, self.sent.load(Ordering::Relaxed), self.max_response_bytes))
+        result.map_err(|e| {
+            classify(
+                e,
+                self.sent.load(Ordering::Relaxed),
+                self.max_response_bytes,
+            )
+        })
     }
 
     fn send_inner(&self, req: &Request<'_>, timeout: Duration) -> Result<Response, ureq::Error> {
@@ -235,9 +241,7 @@ fn classify(err: ureq::Error, sent: bool, limit: usize) -> NodeError {
         U::HostNotFound | U::ConnectionFailed => NodeError::Connect(text),
         U::Io(_) | U::Timeout(_) if !sent => NodeError::Connect(text),
         U::Io(_) | U::Timeout(_) => NodeError::NoAnswer(text),
-        U::Protocol(_) | U::LargeResponseHeader(..) | U::BodyStalled => {
-            NodeError::Protocol(text)
-        }
+        U::Protocol(_) | U::LargeResponseHeader(..) | U::BodyStalled => NodeError::Protocol(text),
         _ if !sent => NodeError::Connect(text),
         _ => NodeError::Protocol(text),
     }

@@ -93,7 +93,9 @@ impl Node {
         match &result {
             Ok(r) if r.status < 500 => {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
-                self.pool.executed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.pool
+                    .executed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.record_success();
             }
             Ok(r) => {
@@ -157,7 +159,11 @@ impl Node {
             return;
         }
         let ok = self.probe();
-        log::debug!("probe of {}: {}", self.address, if ok { "up" } else { "down" });
+        log::debug!(
+            "probe of {}: {}",
+            self.address,
+            if ok { "up" } else { "down" }
+        );
         self.health.lock().record_probe(ok, Instant::now());
     }
 

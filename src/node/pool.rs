@@ -94,7 +94,11 @@ impl Drop for Lease<'_> {
 }
 
 impl Pool {
-    pub fn new(limits: PoolLimits, transport: NodeTransport, events: Arc<ConnectionEvents>) -> Self {
+    pub fn new(
+        limits: PoolLimits,
+        transport: NodeTransport,
+        events: Arc<ConnectionEvents>,
+    ) -> Self {
         Pool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),

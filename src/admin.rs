@@ -1,0 +1,431 @@
+//! Cluster administration over ArangoDB's coordinator REST API (what
+//! python-arango's `Cluster` wraps). Any coordinator answers, so every call
+//! goes through the host resolver with failover.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::address::HostAddress;
+use crate::client::ClusterClient;
+use crate::cluster::body_excerpt;
+use crate::error::Error;
+use crate::groups::encode_segment;
+
+/// A server's role in an ArangoDB deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerRole {
+    /// A single server.
+    Single,
+    /// A coordinator.
+    Coordinator,
+    /// A DB-server (primary).
+    Primary,
+    /// A secondary (legacy replication).
+    Secondary,
+    /// An agent.
+    Agent,
+    /// Not yet known to the server.
+    Undefined,
+    /// A role this crate does not know.
+    Other(String),
+}
+
+impl ServerRole {
+    fn parse(s: &str) -> ServerRole {
+        match s.to_ascii_uppercase().as_str() {
+            "SINGLE" => ServerRole::Single,
+            "COORDINATOR" => ServerRole::Coordinator,
+            "PRIMARY" => ServerRole::Primary,
+            "SECONDARY" => ServerRole::Secondary,
+            "AGENT" => ServerRole::Agent,
+            "UNDEFINED" => ServerRole::Undefined,
+            _ => ServerRole::Other(s.to_string()),
+        }
+    }
+}
+
+/// One server's entry in [`ClusterHealth`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ServerHealth {
+    /// `Coordinator`, `DBServer` or `Agent`.
+    #[serde(rename = "Role", default)]
+    pub role: String,
+    /// `GOOD`, `BAD` or `FAILED`.
+    #[serde(rename = "Status", default)]
+    pub status: String,
+    /// The server's endpoint, e.g. `tcp://127.0.0.1:8529`.
+    #[serde(rename = "Endpoint", default)]
+    pub endpoint: Option<String>,
+    /// The short name, e.g. `Coordinator0001`.
+    #[serde(rename = "ShortName", default)]
+    pub short_name: Option<String>,
+    /// The server version.
+    #[serde(rename = "Version", default)]
+    pub version: Option<String>,
+    /// Every field as sent, known or not.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// The cluster's health as a coordinator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterHealth {
+    /// The cluster id.
+    pub cluster_id: String,
+    /// Every server by id.
+    pub servers: BTreeMap<String, ServerHealth>,
+}
+
+/// A server's storage engine.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ServerEngine {
+    /// The engine's name, e.g. `rocksdb`.
+    pub name: String,
+    /// What it supports, as sent.
+    #[serde(default)]
+    pub supports: Value,
+}
+
+/// A server's version.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ServerVersion {
+    /// The server kind, e.g. `arango`.
+    pub server: String,
+    /// The version, e.g. `3.11.0`.
+    pub version: String,
+    /// The license, when sent.
+    #[serde(default)]
+    pub license: Option<String>,
+}
+
+/// A server's statistics: the common fields typed, the rest in `raw`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerStatistics {
+    /// Server time (seconds since the epoch).
+    pub time: f64,
+    /// Whether statistics are enabled.
+    pub enabled: bool,
+    /// The `system` object, as sent.
+    pub system: Value,
+    /// The whole answer.
+    pub raw: Value,
+}
+
+/// The cluster-wide (supervision) maintenance mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaintenanceMode {
+    /// Maintenance on.
+    On,
+    /// Maintenance off.
+    Off,
+}
+
+/// A DB-server's maintenance state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerMaintenance {
+    /// The mode, e.g. `maintenance`.
+    pub mode: String,
+    /// Until when, as sent.
+    pub until: Option<String>,
+}
+
+/// Cluster administration, from [`ClusterClient::cluster`].
+///
+/// ```
+/// use cluster_client::testkit::TestCluster;
+/// use cluster_client::{ClusterClient, MaintenanceMode, ServerRole};
+///
+/// let nodes = TestCluster::start(2)?;
+/// let client = ClusterClient::new(nodes.urls())?;
+/// let c = client.cluster();
+/// assert_eq!(c.server_role()?, ServerRole::Coordinator);
+/// assert_eq!(c.server_count()?, 2);
+/// c.toggle_maintenance_mode(MaintenanceMode::On)?;
+/// assert!(nodes.node(0).maintenance());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct ClusterAdmin {
+    client: ClusterClient,
+}
+
+impl fmt::Debug for ClusterAdmin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterAdmin")
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+impl ClusterClient {
+    /// Cluster administration (ArangoDB coordinator API) over this client's nodes.
+    pub fn cluster(&self) -> ClusterAdmin {
+        ClusterAdmin {
+            client: self.clone(),
+        }
+    }
+}
+
+impl ClusterAdmin {
+    fn path(&self, p: &str) -> String {
+        match &self.client.inner().database {
+            Some(db) => format!("/_db/{}{p}", encode_segment(db)),
+            None => p.to_string(),
+        }
+    }
+
+    /// Sends one request and returns the node and its JSON answer; ArangoDB
+    /// error bodies, non-2xx statuses and malformed JSON are typed errors.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(HostAddress, Value), Error> {
+        let path = self.path(path);
+        let resp = self.client.send_one(method, path.clone(), body, true)?;
+        let parsed: Result<Value, _> = serde_json::from_slice(&resp.body);
+        if let Ok(v) = &parsed {
+            if v.get("error").and_then(Value::as_bool) == Some(true) {
+                return Err(Error::Arango {
+                    host: resp.host,
+                    path,
+                    status: resp.status,
+                    error_num: v.get("errorNum").and_then(Value::as_i64).unwrap_or(0),
+                    message: v
+                        .get("errorMessage")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                });
+            }
+        }
+        if !(200..300).contains(&resp.status) {
+            return Err(Error::UnexpectedResponse {
+                host: resp.host,
+                path,
+                status: resp.status,
+                reason: format!("unexpected status: {}", body_excerpt(&resp.body)),
+            });
+        }
+        match parsed {
+            Ok(v) => Ok((resp.host, v)),
+            Err(e) => Err(Error::UnexpectedResponse {
+                host: resp.host,
+                path,
+                status: resp.status,
+                reason: format!("invalid JSON: {e}"),
+            }),
+        }
+    }
+
+    fn get(&self, path: &str) -> Result<(HostAddress, Value), Error> {
+        self.call("GET", path, None)
+    }
+
+    fn get_typed<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, Error> {
+        let (host, v) = self.get(path)?;
+        serde_json::from_value(v).map_err(|e| wrong_shape(host, self.path(path), e))
+    }
+
+    /// The id of the server that answered (`GET /_admin/server/id`).
+    pub fn server_id(&self) -> Result<String, Error> {
+        let path = "/_admin/server/id";
+        let (host, v) = self.get(path)?;
+        string_field(&v, "id").ok_or_else(|| missing(host, self.path(path), "id"))
+    }
+
+    /// The role of the server that answered (`GET /_admin/server/role`).
+    pub fn server_role(&self) -> Result<ServerRole, Error> {
+        let path = "/_admin/server/role";
+        let (host, v) = self.get(path)?;
+        string_field(&v, "role")
+            .map(|r| ServerRole::parse(&r))
+            .ok_or_else(|| missing(host, self.path(path), "role"))
+    }
+
+    /// The cluster's health (`GET /_admin/cluster/health`).
+    pub fn health(&self) -> Result<ClusterHealth, Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(rename = "ClusterId", default)]
+            cluster_id: String,
+            #[serde(rename = "Health")]
+            health: BTreeMap<String, ServerHealth>,
+        }
+        let raw: Raw = self.get_typed("/_admin/cluster/health")?;
+        Ok(ClusterHealth {
+            cluster_id: raw.cluster_id,
+            servers: raw.health,
+        })
+    }
+
+    /// The number of servers: the non-null counts of
+    /// `GET /_admin/cluster/numberOfServers` added up, or, when the cluster
+    /// reports none, the entries of [`health`](Self::health).
+    pub fn server_count(&self) -> Result<usize, Error> {
+        let path = "/_admin/cluster/numberOfServers";
+        let (host, v) = self.get(path)?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| missing(host.clone(), self.path(path), "object"))?;
+        let mut total: Option<u64> = None;
+        for key in [
+            "numberOfCoordinators",
+            "numberOfDBServers",
+            "numberOfAgents",
+        ] {
+            match obj.get(key) {
+                None | Some(Value::Null) => {}
+                Some(n) => {
+                    let n = n.as_u64().ok_or_else(|| {
+                        missing(host.clone(), self.path(path), &format!("{key} as a count"))
+                    })?;
+                    total = Some(total.unwrap_or(0) + n);
+                }
+            }
+        }
+        match total {
+            Some(t) if t > 0 => Ok(t as usize),
+            _ => Ok(self.health()?.servers.len()),
+        }
+    }
+
+    fn server_query(&self, what: &str, server_id: &str) -> String {
+        format!(
+            "/_admin/cluster/{what}?ServerID={}",
+            encode_segment(server_id)
+        )
+    }
+
+    /// A server's storage engine (`GET /_admin/cluster/nodeEngine?ServerID=`).
+    pub fn server_engine(&self, server_id: &str) -> Result<ServerEngine, Error> {
+        self.get_typed(&self.server_query("nodeEngine", server_id))
+    }
+
+    /// A server's version (`GET /_admin/cluster/nodeVersion?ServerID=`).
+    pub fn server_version(&self, server_id: &str) -> Result<ServerVersion, Error> {
+        self.get_typed(&self.server_query("nodeVersion", server_id))
+    }
+
+    /// A server's statistics (`GET /_admin/cluster/nodeStatistics?ServerID=`).
+    pub fn server_statistics(&self, server_id: &str) -> Result<ServerStatistics, Error> {
+        let path = self.server_query("nodeStatistics", server_id);
+        let (host, v) = self.get(&path)?;
+        let time = v
+            .get("time")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| missing(host.clone(), self.path(&path), "time"))?;
+        let enabled = v.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+        let system = v.get("system").cloned().unwrap_or(Value::Null);
+        Ok(ServerStatistics {
+            time,
+            enabled,
+            system,
+            raw: v,
+        })
+    }
+
+    /// Turns the cluster's maintenance mode on or off
+    /// (`PUT /_admin/cluster/maintenance` with `"on"`/`"off"`).
+    pub fn toggle_maintenance_mode(&self, mode: MaintenanceMode) -> Result<(), Error> {
+        let body = match mode {
+            MaintenanceMode::On => "\"on\"",
+            MaintenanceMode::Off => "\"off\"",
+        };
+        self.call(
+            "PUT",
+            "/_admin/cluster/maintenance",
+            Some(body.as_bytes().to_vec()),
+        )
+        .map(|_| ())
+    }
+
+    /// A DB-server's maintenance state (`GET /_admin/cluster/maintenance/<id>`);
+    /// `None` when it is in normal mode.
+    pub fn server_maintenance_mode(
+        &self,
+        server_id: &str,
+    ) -> Result<Option<ServerMaintenance>, Error> {
+        let path = format!("/_admin/cluster/maintenance/{}", encode_segment(server_id));
+        let (_, v) = self.get(&path)?;
+        Ok(match v.get("result") {
+            Some(Value::Object(r)) if !r.is_empty() => Some(ServerMaintenance {
+                mode: r
+                    .get("Mode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("maintenance")
+                    .to_string(),
+                until: r.get("Until").and_then(Value::as_str).map(str::to_string),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Puts a DB-server into maintenance (`On`, for `timeout` if given) or
+    /// back to normal (`Off`) (`PUT /_admin/cluster/maintenance/<id>`).
+    pub fn toggle_server_maintenance_mode(
+        &self,
+        server_id: &str,
+        mode: MaintenanceMode,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        let path = format!("/_admin/cluster/maintenance/{}", encode_segment(server_id));
+        let mut body = serde_json::Map::new();
+        let mode = match mode {
+            MaintenanceMode::On => "maintenance",
+            MaintenanceMode::Off => "normal",
+        };
+        body.insert("mode".into(), Value::from(mode));
+        if let Some(t) = timeout {
+            body.insert("timeout".into(), Value::from(t.as_secs()));
+        }
+        let body = Value::Object(body).to_string().into_bytes();
+        self.call("PUT", &path, Some(body)).map(|_| ())
+    }
+
+    /// The coordinator endpoints the cluster reports (`GET /_api/cluster/endpoints`).
+    pub fn endpoints(&self) -> Result<Vec<String>, Error> {
+        #[derive(Deserialize)]
+        struct Endpoint {
+            endpoint: String,
+        }
+        #[derive(Deserialize)]
+        struct Raw {
+            endpoints: Vec<Endpoint>,
+        }
+        let raw: Raw = self.get_typed("/_api/cluster/endpoints")?;
+        Ok(raw.endpoints.into_iter().map(|e| e.endpoint).collect())
+    }
+}
+
+fn string_field(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn missing(host: HostAddress, path: String, what: &str) -> Error {
+    Error::UnexpectedResponse {
+        host,
+        path,
+        status: 200,
+        reason: format!("missing or malformed field: {what}"),
+    }
+}
+
+fn wrong_shape(host: HostAddress, path: String, e: serde_json::Error) -> Error {
+    Error::UnexpectedResponse {
+        host,
+        path,
+        status: 200,
+        reason: format!("unexpected JSON shape: {e}"),
+    }
+}

@@ -1,0 +1,40 @@
+//! Shared helpers for the integration tests: fast clients and bounded polling.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use cluster_client::testkit::TestCluster;
+use cluster_client::{ClientBuilder, ClusterClient, RetryPolicy};
+
+/// A builder with millisecond retries and timeouts, for tests.
+pub fn fast_builder(nodes: &TestCluster) -> ClientBuilder {
+    ClusterClient::builder()
+        .hosts(nodes.urls())
+        .retry_policy(RetryPolicy::exponential(
+            3,
+            Duration::from_millis(5),
+            Duration::from_millis(40),
+        ))
+        .connect_timeout(Duration::from_millis(500))
+        .request_timeout(Duration::from_millis(1500))
+        .operation_timeout(Duration::from_secs(10))
+        .probe_interval(Duration::from_millis(20))
+}
+
+pub fn fast_client(nodes: &TestCluster) -> ClusterClient {
+    fast_builder(nodes).build().expect("client builds")
+}
+
+/// Polls `cond` every 5 ms until it holds or `limit` passes.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
