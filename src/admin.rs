@@ -405,11 +405,7 @@ impl ClusterAdmin {
 }
 
 fn string_field(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    v.get(key)?.as_str().map(str::to_string)
 }
 
 fn missing(host: HostAddress, path: String, what: &str) -> Error {

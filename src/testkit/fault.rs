@@ -48,6 +48,15 @@ pub enum Fault {
     /// Apply the operation and answer its normal status with
     /// `Content-Type: application/json` and the truncated body `{"id": `.
     InvalidJson,
+    /// Answer exactly this status, content type and body. Not applied.
+    Respond {
+        /// The status code.
+        status: u16,
+        /// The `Content-Type` header.
+        content_type: String,
+        /// The body.
+        body: Vec<u8>,
+    },
     /// Read the request and never answer: the socket stays open until the
     /// client closes it, the node goes down or the node is dropped. Not
     /// applied.

@@ -608,6 +608,19 @@ impl Inner {
                 };
                 send(stream, answer)
             }
+            Fault::Respond {
+                status,
+                content_type,
+                body,
+            } => send(
+                stream,
+                Response {
+                    status,
+                    content_type,
+                    extra_headers: Vec::new(),
+                    body,
+                },
+            ),
             Fault::NeverAnswer => {
                 drop(in_flight);
                 hold_until_closed(stream);
