@@ -27,7 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     client.create_group("example-group")?;
     println!("created 'example-group' on every node");
     for host in client.cluster_management().nodes() {
-        println!("  {host}: holds it = {}", client.verify_group(&host, "example-group")?);
+        println!(
+            "  {host}: holds it = {}",
+            client.verify_group(&host, "example-group")?
+        );
     }
     let undeleted = client.delete_group("example-group")?;
     println!("deleted everywhere: {}", undeleted.is_empty());

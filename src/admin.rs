@@ -179,14 +179,9 @@ impl ClusterAdmin {
         }
     }
 
-    /// Sends one request and returns the node and its JSON answer; ArangoDB
+    /// Sends one request and returns the node's JSON answer; ArangoDB
     /// error bodies, non-2xx statuses and malformed JSON are typed errors.
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<Vec<u8>>,
-    ) -> Result<(HostAddress, Value), Error> {
+    fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Answer, Error> {
         let path = self.path(path);
         let resp = self.client.send_one(method, path.clone(), body, true)?;
         let parsed: Result<Value, _> = serde_json::from_slice(&resp.body);
@@ -214,7 +209,12 @@ impl ClusterAdmin {
             });
         }
         match parsed {
-            Ok(v) => Ok((resp.host, v)),
+            Ok(value) => Ok(Answer {
+                host: resp.host,
+                path,
+                status: resp.status,
+                value,
+            }),
             Err(e) => Err(Error::UnexpectedResponse {
                 host: resp.host,
                 path,
@@ -224,29 +224,30 @@ impl ClusterAdmin {
         }
     }
 
-    fn get(&self, path: &str) -> Result<(HostAddress, Value), Error> {
+    fn get(&self, path: &str) -> Result<Answer, Error> {
         self.call("GET", path, None)
     }
 
     fn get_typed<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, Error> {
-        let (host, v) = self.get(path)?;
-        serde_json::from_value(v).map_err(|e| wrong_shape(host, self.path(path), e))
+        let a = self.get(path)?;
+        serde_json::from_value(a.value.clone())
+            .map_err(|e| a.malformed(format!("unexpected JSON shape: {e}")))
     }
 
     /// The id of the server that answered (`GET /_admin/server/id`).
     pub fn server_id(&self) -> Result<String, Error> {
         let path = "/_admin/server/id";
-        let (host, v) = self.get(path)?;
-        string_field(&v, "id").ok_or_else(|| missing(host, self.path(path), "id"))
+        let a = self.get(path)?;
+        string_field(&a.value, "id").ok_or_else(|| a.malformed("missing or malformed field: id"))
     }
 
     /// The role of the server that answered (`GET /_admin/server/role`).
     pub fn server_role(&self) -> Result<ServerRole, Error> {
         let path = "/_admin/server/role";
-        let (host, v) = self.get(path)?;
-        string_field(&v, "role")
+        let a = self.get(path)?;
+        string_field(&a.value, "role")
             .map(|r| ServerRole::parse(&r))
-            .ok_or_else(|| missing(host, self.path(path), "role"))
+            .ok_or_else(|| a.malformed("missing or malformed field: role"))
     }
 
     /// The cluster's health (`GET /_admin/cluster/health`).
@@ -270,10 +271,11 @@ impl ClusterAdmin {
     /// reports none, the entries of [`health`](Self::health).
     pub fn server_count(&self) -> Result<usize, Error> {
         let path = "/_admin/cluster/numberOfServers";
-        let (host, v) = self.get(path)?;
-        let obj = v
+        let a = self.get(path)?;
+        let obj = a
+            .value
             .as_object()
-            .ok_or_else(|| missing(host.clone(), self.path(path), "object"))?;
+            .ok_or_else(|| a.malformed("expected a JSON object"))?;
         let mut total: Option<u64> = None;
         for key in [
             "numberOfCoordinators",
@@ -283,9 +285,9 @@ impl ClusterAdmin {
             match obj.get(key) {
                 None | Some(Value::Null) => {}
                 Some(n) => {
-                    let n = n.as_u64().ok_or_else(|| {
-                        missing(host.clone(), self.path(path), &format!("{key} as a count"))
-                    })?;
+                    let n = n
+                        .as_u64()
+                        .ok_or_else(|| a.malformed(format!("{key} is not a count")))?;
                     total = Some(total.unwrap_or(0) + n);
                 }
             }
@@ -316,11 +318,12 @@ impl ClusterAdmin {
     /// A server's statistics (`GET /_admin/cluster/nodeStatistics?ServerID=`).
     pub fn server_statistics(&self, server_id: &str) -> Result<ServerStatistics, Error> {
         let path = self.server_query("nodeStatistics", server_id);
-        let (host, v) = self.get(&path)?;
+        let a = self.get(&path)?;
+        let v = a.value.clone();
         let time = v
             .get("time")
             .and_then(Value::as_f64)
-            .ok_or_else(|| missing(host.clone(), self.path(&path), "time"))?;
+            .ok_or_else(|| a.malformed("missing or malformed field: time"))?;
         let enabled = v.get("enabled").and_then(Value::as_bool).unwrap_or(true);
         let system = v.get("system").cloned().unwrap_or(Value::Null);
         Ok(ServerStatistics {
@@ -353,7 +356,7 @@ impl ClusterAdmin {
         server_id: &str,
     ) -> Result<Option<ServerMaintenance>, Error> {
         let path = format!("/_admin/cluster/maintenance/{}", encode_segment(server_id));
-        let (_, v) = self.get(&path)?;
+        let v = self.get(&path)?.value;
         Ok(match v.get("result") {
             Some(Value::Object(r)) if !r.is_empty() => Some(ServerMaintenance {
                 mode: r
@@ -408,20 +411,22 @@ fn string_field(v: &Value, key: &str) -> Option<String> {
     v.get(key)?.as_str().map(str::to_string)
 }
 
-fn missing(host: HostAddress, path: String, what: &str) -> Error {
-    Error::UnexpectedResponse {
-        host,
-        path,
-        status: 200,
-        reason: format!("missing or malformed field: {what}"),
-    }
+/// A 2xx JSON answer from one node.
+struct Answer {
+    host: HostAddress,
+    path: String,
+    status: u16,
+    value: Value,
 }
 
-fn wrong_shape(host: HostAddress, path: String, e: serde_json::Error) -> Error {
-    Error::UnexpectedResponse {
-        host,
-        path,
-        status: 200,
-        reason: format!("unexpected JSON shape: {e}"),
+impl Answer {
+    /// The typed error for an answer this crate cannot use.
+    fn malformed(&self, reason: impl Into<String>) -> Error {
+        Error::UnexpectedResponse {
+            host: self.host.clone(),
+            path: self.path.clone(),
+            status: self.status,
+            reason: reason.into(),
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::address::HostAddress;
 use crate::cluster::{start_background, CallDefaults, Callbacks, Cluster, HostResolver};
-use crate::error::{Error, NodeFailure};
+use crate::error::{Error, NodeError, NodeFailure};
 use crate::groups::{self, GroupApi};
 use crate::management::ClusterManagement;
 use crate::node::health::ProbeSchedule;
@@ -386,6 +386,29 @@ impl ClientBuilder {
     }
 }
 
+fn checked_method(method: &str) -> Result<String, Error> {
+    let method = method.to_ascii_uppercase();
+    if method.is_empty() || method.len() > 32 || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(Error::InvalidConfig(format!(
+            "invalid HTTP method {method:?}"
+        )));
+    }
+    Ok(method)
+}
+
+fn checked_path(path: &str) -> Result<(), Error> {
+    if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Error::InvalidConfig(format!(
+            "invalid request path {path:?}"
+        )));
+    }
+    Ok(())
+}
+
+fn is_idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS")
+}
+
 /// Standard base64 (RFC 4648) for the basic-auth header.
 fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -535,6 +558,56 @@ impl ClusterClient {
             body.map(<[u8]>::to_vec),
             idempotent,
         )
+    }
+
+    /// Sends one request to node `host` (retried per the policy when the
+    /// request is idempotent or never left). Any status is `Ok`; `Err` when
+    /// the node gave no answer, or `host` is not one of the nodes.
+    ///
+    /// With [`Saga`](crate::Saga) this applies user-defined resources to
+    /// every node all-or-nothing (see `examples/custom_resource.rs`).
+    pub fn request_to(
+        &self,
+        host: &HostAddress,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<NodeResponse, Error> {
+        let method = checked_method(method)?;
+        checked_path(path)?;
+        let cluster = &self.inner.cluster;
+        if cluster.is_shut_down() {
+            return Err(Error::Shutdown);
+        }
+        let idx = cluster
+            .index_of(host)
+            .ok_or_else(|| Error::UnknownHost(host.clone()))?;
+        let op = Arc::new(cluster.operation(
+            &method,
+            path.to_string(),
+            body.map(<[u8]>::to_vec),
+            is_idempotent(&method),
+            None,
+        ));
+        let outcome = cluster
+            .fan_out(&[idx], op, &cluster.call_options())
+            .and_then(|mut v| v.pop())
+            .ok_or(Error::Shutdown)?;
+        match outcome.outcome {
+            Ok(resp) => Ok(NodeResponse {
+                host: host.clone(),
+                status: resp.status,
+                body: resp.body,
+            }),
+            Err(NodeError::Shutdown) => Err(Error::Shutdown),
+            Err(error) => Err(Error::Request {
+                message: format!("{method} {path} got no answer"),
+                attempts: vec![NodeFailure {
+                    host: host.clone(),
+                    error,
+                }],
+            }),
+        }
     }
 
     pub(crate) fn send_one(

@@ -176,9 +176,11 @@ pub enum Error {
         /// Nodes where this saga created the group and the rollback could not
         /// delete it: the group is still there.
         rollback_failed_hosts: Vec<HostAddress>,
-        /// Nodes whose state is unknown (a create was sent and never answered,
-        /// or answered 409 after an unanswered attempt): not deleted, since the
-        /// group may have been there before.
+        /// Nodes whose state is unknown: a create was sent and never
+        /// answered, or answered 409 after an unanswered attempt (not deleted,
+        /// since the group may have been there before), or an unanswered
+        /// attempt preceded the 201 that was rolled back (the node may still
+        /// apply that attempt later).
         possible_orphans: Vec<HostAddress>,
         /// Why each node in `failed_hosts` failed.
         failures: Vec<NodeFailure>,

@@ -202,7 +202,14 @@ impl CreateState {
         for o in outcomes {
             let host = cluster.nodes[o.node].address.clone();
             match o.outcome {
-                Ok(r) if api.done.contains(&r.status) => self.created.push(o.node),
+                Ok(r) if api.done.contains(&r.status) => {
+                    self.created.push(o.node);
+                    // An earlier attempt that went unanswered may still be
+                    // applied by the node after the rollback: report it too.
+                    if o.earlier_unanswered {
+                        self.unknown.push(o.node);
+                    }
+                }
                 Ok(r) if api.unchanged.contains(&r.status) => {
                     // Already there: ours only if an earlier attempt of ours may have made it.
                     if o.earlier_unanswered {

@@ -46,6 +46,10 @@ mod transport;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+#[cfg(feature = "ffi")]
+#[allow(unsafe_code)]
+pub mod ffi;
+
 pub use address::HostAddress;
 pub use admin::{
     ClusterAdmin, ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,

@@ -196,10 +196,12 @@ impl SlotConnection {
             builder = builder.header(*name, value.as_str());
         }
         let body: Vec<u8> = req.body.map(<[u8]>::to_vec).unwrap_or_default();
-        let has_body = req.body.is_some();
-        if has_body {
+        if !body.is_empty() {
             builder = builder.header("content-type", "application/json");
         }
+        // Methods that carry a body get an explicit (possibly empty) one, so
+        // servers see a Content-Length (nginx answers 411 without it).
+        let has_body = req.body.is_some() || matches!(req.method, "POST" | "PUT" | "PATCH");
         let request = builder.body(body)?;
         let request = self
             .agent

@@ -43,8 +43,12 @@ mod fault;
 mod groups;
 mod http;
 mod node;
+mod resources;
+pub mod soak;
+mod tls;
 mod view;
 
 pub use cluster::TestCluster;
 pub use fault::{Fault, FaultRule};
 pub use node::{RecordedRequest, TestNode};
+pub use tls::TlsTestNode;

@@ -1,7 +1,7 @@
 //! [`TestNode`]: one in-process HTTP/1.1 node on 127.0.0.1 — its listener,
 //! one thread per connection, the request log, fault rules and lifecycle.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -14,6 +14,7 @@ use super::admin::{self, AdminRequest};
 use super::fault::{self, Fault, FaultRule};
 use super::groups;
 use super::http::{self, ReadOutcome, Request, Response};
+use super::resources;
 use super::view::{self, ClusterView, Member, SharedView};
 
 /// Lowest port a node binds (inclusive).
@@ -97,6 +98,7 @@ struct Inner {
     server_id: String,
     view: SharedView,
     groups: Mutex<BTreeSet<String>>,
+    resources: Mutex<BTreeMap<String, Vec<u8>>>,
     requests: Mutex<Vec<RecordedRequest>>,
     requests_total: Arc<AtomicU64>,
     faults: Mutex<Vec<FaultRule>>,
@@ -158,6 +160,7 @@ impl TestNode {
             server_id,
             view: Arc::clone(view),
             groups: Mutex::new(BTreeSet::new()),
+            resources: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(Vec::new()),
             requests_total,
             faults: Mutex::new(Vec::new()),
@@ -222,6 +225,13 @@ impl TestNode {
     /// Puts a group into this node's store (no request involved).
     pub fn insert_group(&self, id: &str) {
         lock(&self.inner().groups).insert(id.to_string());
+    }
+
+    /// The body stored for resource `kind`/`name` (`PUT /v1/resource/<kind>/<name>`).
+    pub fn resource(&self, kind: &str, name: &str) -> Option<Vec<u8>> {
+        lock(&self.inner().resources)
+            .get(&format!("{kind}/{name}"))
+            .cloned()
     }
 
     /// Removes a group from this node's store (no request involved).
@@ -653,6 +663,9 @@ impl Inner {
         };
         let path = strip_db_prefix(request.path());
         if let Some(answer) = groups::handle(&self.groups, method, path, &request.body) {
+            return answer;
+        }
+        if let Some(answer) = resources::handle(&self.resources, method, path, &request.body) {
             return answer;
         }
         let admin_request = AdminRequest {

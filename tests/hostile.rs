@@ -1,0 +1,155 @@
+//! Hostile nodes: huge, dripping, garbage, truncated, mistyped and silent
+//! answers. Each call returns a typed error within its time bound, nothing
+//! panics, and health counts it as DESIGN.md defines.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cluster_client::testkit::{Fault, FaultRule, TestCluster};
+use cluster_client::{ClusterClient, Error, HostAddress, NodeError, RetryPolicy};
+use common::fast_builder;
+
+fn one_node(fault: Fault) -> (TestCluster, ClusterClient, HostAddress) {
+    let nodes = TestCluster::start(1).unwrap();
+    nodes.node(0).inject(FaultRule::new(fault).always());
+    let client = fast_builder(&nodes)
+        .retry_policy(RetryPolicy::none())
+        .request_timeout(Duration::from_millis(600))
+        .operation_timeout(Duration::from_secs(3))
+        .unhealthy_after(1)
+        .build()
+        .unwrap();
+    let host = nodes.node(0).url().parse().unwrap();
+    (nodes, client, host)
+}
+
+/// Runs `verify_group` against the hostile node and returns its node error and how long it took.
+fn verify_error(client: &ClusterClient, host: &HostAddress) -> (NodeError, Duration) {
+    let start = Instant::now();
+    let err = client.verify_group(host, "g").unwrap_err();
+    let took = start.elapsed();
+    match err {
+        Error::Request { mut attempts, .. } => (attempts.remove(0).error, took),
+        other => panic!("expected Error::Request, got {other:?}"),
+    }
+}
+
+fn failed_attempts(client: &ClusterClient, host: &HostAddress) -> u64 {
+    client.cluster_management().connection_pool_metrics()[host].operations_executed_with_error
+}
+
+#[test]
+fn a_20_mib_body_stops_at_the_limit() {
+    let (_nodes, client, host) = one_node(Fault::HugeBody(20 * 1024 * 1024));
+    let (err, took) = verify_error(&client, &host);
+    assert_eq!(err, NodeError::BodyTooLarge { limit: 1024 * 1024 });
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(failed_attempts(&client, &host), 1);
+    assert_eq!(
+        client.cluster_management().unhealthy_nodes(),
+        vec![host.clone()]
+    );
+    let m = client.cluster_management().connection_pool_metrics()[&host];
+    assert_eq!(
+        m.curr_connections, 0,
+        "a connection with an unread body is not reused: {m:?}"
+    );
+}
+
+#[test]
+fn a_dripping_body_is_cut_by_the_request_timeout() {
+    let (_nodes, client, host) = one_node(Fault::Drip(Duration::from_millis(100)));
+    let (err, took) = verify_error(&client, &host);
+    assert!(matches!(err, NodeError::NoAnswer(_)), "{err:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(failed_attempts(&client, &host), 1);
+}
+
+#[test]
+fn garbage_is_a_protocol_error() {
+    let (_nodes, client, host) = one_node(Fault::Garbage);
+    let (err, took) = verify_error(&client, &host);
+    assert!(
+        matches!(err, NodeError::Protocol(_) | NodeError::NoAnswer(_)),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_secs(3));
+    assert_eq!(failed_attempts(&client, &host), 1);
+}
+
+#[test]
+fn a_body_closed_midway_is_an_error() {
+    let (_nodes, client, host) = one_node(Fault::CloseMidBody);
+    let (err, _) = verify_error(&client, &host);
+    assert!(
+        matches!(err, NodeError::Protocol(_) | NodeError::NoAnswer(_)),
+        "{err:?}"
+    );
+    assert_eq!(failed_attempts(&client, &host), 1);
+}
+
+#[test]
+fn a_node_that_never_answers_is_cut_by_the_request_timeout() {
+    let (_nodes, client, host) = one_node(Fault::NeverAnswer);
+    let (err, took) = verify_error(&client, &host);
+    assert!(matches!(err, NodeError::NoAnswer(_)), "{err:?}");
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_dropped_connection_without_answer_is_an_error() {
+    let (_nodes, client, host) = one_node(Fault::Drop);
+    let (err, _) = verify_error(&client, &host);
+    assert!(err.outcome_unknown(), "{err:?}");
+}
+
+#[test]
+fn a_malformed_2xx_is_the_callers_error_not_the_nodes() {
+    for fault in [Fault::InvalidJson, Fault::WrongContentType] {
+        let (_nodes, client, host) = one_node(fault.clone());
+        for _ in 0..3 {
+            match client.cluster().server_id() {
+                Err(Error::UnexpectedResponse { status: 200, .. }) => {}
+                other => panic!("{fault:?}: {other:?}"),
+            }
+        }
+        let m = client.cluster_management().connection_pool_metrics()[&host];
+        assert_eq!(m.operations_executed, 3, "{fault:?}: {m:?}");
+        assert_eq!(m.operations_executed_with_error, 0);
+        assert!(
+            client.cluster_management().unhealthy_nodes().is_empty(),
+            "{fault:?}"
+        );
+    }
+}
+
+#[test]
+fn a_hostile_node_during_create_is_reported_and_the_rest_rolled_back() {
+    let nodes = TestCluster::start(3).unwrap();
+    nodes.node(1).inject(
+        FaultRule::new(Fault::HugeBody(20 * 1024 * 1024))
+            .method("POST")
+            .always(),
+    );
+    let client = fast_builder(&nodes).build().unwrap();
+    let err = client.create_group("g").unwrap_err();
+    match err {
+        Error::GroupOperation {
+            failed_hosts,
+            failures,
+            ..
+        } => {
+            assert_eq!(
+                failed_hosts,
+                vec![nodes.node(1).url().parse::<HostAddress>().unwrap()]
+            );
+            assert!(matches!(failures[0].error, NodeError::BodyTooLarge { .. }));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(nodes.nodes_with_group("g").is_empty());
+}
