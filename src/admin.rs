@@ -36,6 +36,19 @@ pub enum ServerRole {
 }
 
 impl ServerRole {
+    /// The name ArangoDB uses, e.g. `COORDINATOR`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ServerRole::Single => "SINGLE",
+            ServerRole::Coordinator => "COORDINATOR",
+            ServerRole::Primary => "PRIMARY",
+            ServerRole::Secondary => "SECONDARY",
+            ServerRole::Agent => "AGENT",
+            ServerRole::Undefined => "UNDEFINED",
+            ServerRole::Other(s) => s,
+        }
+    }
+
     fn parse(s: &str) -> ServerRole {
         match s.to_ascii_uppercase().as_str() {
             "SINGLE" => ServerRole::Single,
@@ -46,6 +59,12 @@ impl ServerRole {
             "UNDEFINED" => ServerRole::Undefined,
             _ => ServerRole::Other(s.to_string()),
         }
+    }
+}
+
+impl fmt::Display for ServerRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

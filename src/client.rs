@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::address::HostAddress;
 use crate::cluster::{start_background, CallDefaults, Callbacks, Cluster, HostResolver};
 use crate::error::{Error, NodeError, NodeFailure};
-use crate::groups::{self, GroupApi};
+use crate::groups::{self, GroupApi, GroupPresence};
 use crate::management::ClusterManagement;
 use crate::node::health::ProbeSchedule;
 use crate::node::pool::PoolLimits;
@@ -522,6 +522,12 @@ impl ClusterClient {
     /// Whether node `host` holds group `id`.
     pub fn verify_group(&self, host: &HostAddress, id: &str) -> Result<bool, Error> {
         groups::verify_group(&self.inner.cluster, &self.inner.group_api, host, id)
+    }
+
+    /// Whether each node holds group `id`, asked of every node at once (in
+    /// node order); a node that gave no usable answer has its error.
+    pub fn verify_group_everywhere(&self, id: &str) -> Result<GroupPresence, Error> {
+        groups::verify_group_everywhere(&self.inner.cluster, &self.inner.group_api, id)
     }
 
     /// Sends one request to one node picked by the host resolver, failing

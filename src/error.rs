@@ -234,6 +234,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the call was refused for its input or configuration before
+    /// anything was sent (bad host, group id, setting); false for failures
+    /// of the operation itself.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::NoHosts
+                | Error::InvalidHost { .. }
+                | Error::InvalidGroupId { .. }
+                | Error::InvalidConfig(_)
+                | Error::UnknownHost(_)
+        )
+    }
+
     /// The nodes this error names as failed (for a group operation, its
     /// `failed_hosts`; for a request, every node tried).
     pub fn failed_hosts(&self) -> Vec<HostAddress> {

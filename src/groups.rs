@@ -422,6 +422,46 @@ pub(crate) fn delete_group(
     Ok(delete_failures(cluster, api, id, outcomes))
 }
 
+/// Whether each node holds a group, in node order: `Ok(true)` holds,
+/// `Ok(false)` does not, `Err` gave no usable answer.
+pub type GroupPresence = Vec<(HostAddress, Result<bool, NodeError>)>;
+
+/// `verify_group` on every node at once, in node order.
+pub(crate) fn verify_group_everywhere(
+    cluster: &Cluster,
+    api: &GroupApi,
+    id: &str,
+) -> Result<GroupPresence, Error> {
+    validate_group_id(id, api.allow_slash_in_id)?;
+    if cluster.is_shut_down() {
+        return Err(Error::Shutdown);
+    }
+    let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+    let outcomes = send(
+        cluster,
+        &api.verify,
+        id,
+        &all,
+        &cluster.call_options(),
+        &new_request_id(),
+    );
+    if cluster.is_shut_down() {
+        return Err(Error::Shutdown);
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| {
+            let answer = match o.outcome {
+                Ok(r) if api.verify.done.contains(&r.status) => Ok(true),
+                Ok(r) if api.verify.unchanged.contains(&r.status) => Ok(false),
+                Ok(r) => Err(unexpected(r.status, &r.body)),
+                Err(e) => Err(e),
+            };
+            (cluster.nodes[o.node].address.clone(), answer)
+        })
+        .collect())
+}
+
 /// `verify_group` on one node.
 pub(crate) fn verify_group(
     cluster: &Cluster,

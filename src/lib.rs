@@ -58,8 +58,13 @@ pub use admin::{
 pub use client::{ClientBuilder, ClusterClient, NodeResponse};
 pub use cluster::HostResolver;
 pub use error::{Error, NodeError, NodeFailure};
-pub use groups::{GroupApi, GroupEndpoint};
+pub use groups::{GroupApi, GroupEndpoint, GroupPresence};
 pub use management::ClusterManagement;
 pub use node::pool::ConnectionPoolMetrics;
 pub use retry::{RetryBudget, RetryPolicy};
 pub use saga::{CompensationFailure, Compensations, Saga};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -89,62 +89,21 @@ impl ClusterManagement {
                 )
             })
             .collect();
-        type Field = fn(&ConnectionPoolMetrics) -> u64;
-        let counters: [(&str, &str, Field); 7] = [
-            (
-                "connections_created_total",
-                "TCP connections opened to the node.",
-                |m| m.connections_created,
-            ),
-            (
-                "connections_created_with_error_total",
-                "Connects to the node that failed.",
-                |m| m.connections_created_with_error,
-            ),
-            (
-                "connections_purged_total",
-                "Idle connections closed by the purge.",
-                |m| m.connections_purged,
-            ),
-            (
-                "connections_closed_total",
-                "Connections closed for any reason.",
-                |m| m.connections_closed,
-            ),
-            (
-                "operations_executed_total",
-                "Attempts answered with a status below 500.",
-                |m| m.operations_executed,
-            ),
-            (
-                "operations_executed_with_error_total",
-                "Attempts with no usable answer or a 5xx.",
-                |m| m.operations_executed_with_error,
-            ),
-            (
-                "operations_waited_total",
-                "Attempts that waited for a free connection.",
-                |m| m.operations_waited,
-            ),
-        ];
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP cluster_client_curr_connections Connections open to the node now."
-        );
-        let _ = writeln!(out, "# TYPE cluster_client_curr_connections gauge");
-        for (node, m, _) in &rows {
-            let _ = writeln!(
-                out,
-                "cluster_client_curr_connections{{node=\"{node}\"}} {}",
-                m.curr_connections
-            );
-        }
-        for (name, help, get) in counters {
-            let _ = writeln!(out, "# HELP cluster_client_{name} {help}");
-            let _ = writeln!(out, "# TYPE cluster_client_{name} counter");
+        let names = ConnectionPoolMetrics::default()
+            .fields()
+            .map(|(name, _)| name);
+        for (i, field) in names.iter().enumerate() {
+            let (name, kind) = if *field == "curr_connections" {
+                (field.to_string(), "gauge")
+            } else {
+                (format!("{field}_total"), "counter")
+            };
+            let _ = writeln!(out, "# HELP cluster_client_{name} {}", help(field));
+            let _ = writeln!(out, "# TYPE cluster_client_{name} {kind}");
             for (node, m, _) in &rows {
-                let _ = writeln!(out, "cluster_client_{name}{{node=\"{node}\"}} {}", get(m));
+                let value = m.fields()[i].1;
+                let _ = writeln!(out, "cluster_client_{name}{{node=\"{node}\"}} {value}");
             }
         }
         let _ = writeln!(
@@ -160,6 +119,20 @@ impl ClusterManagement {
             );
         }
         out
+    }
+}
+
+fn help(field: &str) -> &'static str {
+    match field {
+        "curr_connections" => "Connections open to the node now.",
+        "connections_created" => "TCP connections opened to the node.",
+        "connections_created_with_error" => "Connects to the node that failed.",
+        "connections_purged" => "Idle connections closed by the purge.",
+        "connections_closed" => "Connections closed for any reason.",
+        "operations_executed" => "Attempts answered with a status below 500.",
+        "operations_executed_with_error" => "Attempts with no usable answer or a 5xx.",
+        "operations_waited" => "Attempts that waited for a free connection.",
+        _ => "Connection pool metric.",
     }
 }
 

@@ -492,3 +492,28 @@ fn the_default_retry_policy_is_the_reference_clients() {
     assert_eq!(p.max_delay(), Duration::from_secs(10));
     let _ = ClusterClient::new(["http://127.0.0.1:9"]).unwrap();
 }
+
+#[test]
+fn verify_everywhere_asks_every_node_at_once() {
+    let nodes = TestCluster::start(3).unwrap();
+    nodes.node(0).insert_group("g");
+    nodes.node(2).insert_group("g");
+    nodes.node(1).inject(
+        FaultRule::new(Fault::Status {
+            status: 500,
+            retry_after: None,
+        })
+        .always(),
+    );
+    let client = fast_client(&nodes);
+    let presence = client.verify_group_everywhere("g").unwrap();
+    assert_eq!(presence.len(), 3);
+    assert_eq!(presence[0], (host(&nodes, 0), Ok(true)));
+    assert_eq!(presence[1].0, host(&nodes, 1));
+    assert_eq!(presence[1].1.as_ref().unwrap_err().status(), Some(500));
+    assert_eq!(presence[2], (host(&nodes, 2), Ok(true)));
+    assert!(matches!(
+        client.verify_group_everywhere("a/b"),
+        Err(Error::InvalidGroupId { .. })
+    ));
+}

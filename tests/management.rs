@@ -57,6 +57,18 @@ fn a_down_node_turns_unhealthy_and_comes_back_with_one_event_each_way() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(down.load(Ordering::SeqCst), 1);
     assert_eq!(up.load(Ordering::SeqCst), 1);
+    // Probe connects count like any connect: the metrics match the node's accepts.
+    let x = m.connection_pool_metrics()[&host(&nodes, 1)];
+    assert_eq!(
+        x.connections_created,
+        nodes.node(1).accepted_connections(),
+        "{x:?}"
+    );
+    assert!(x.connections_created_with_error >= 3, "{x:?}");
+    assert_eq!(
+        x.connections_created - x.connections_closed,
+        x.curr_connections
+    );
 }
 
 #[test]

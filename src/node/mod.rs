@@ -4,6 +4,7 @@ pub(crate) mod health;
 pub(crate) mod pool;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,16 +94,14 @@ impl Node {
         match &result {
             Ok(r) if r.status < 500 => {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
-                self.pool
-                    .executed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.pool.executed.fetch_add(1, Ordering::Relaxed);
                 self.record_success();
             }
             Ok(r) => {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
                 self.pool
                     .executed_with_error
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(1, Ordering::Relaxed);
                 self.record_failure();
             }
             Err(NodeError::Shutdown) => {}
@@ -110,7 +109,7 @@ impl Node {
                 log::debug!("{} {}{} failed: {e}", op.method, self.address, op.path);
                 self.pool
                     .executed_with_error
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(1, Ordering::Relaxed);
                 self.record_failure();
             }
         }
@@ -190,10 +189,26 @@ impl Node {
                 };
                 matches!(lease.connection().send(&request, self.connect_timeout * 2), Ok(r) if r.status < 500)
             }
-            None => self
-                .socket_addrs()
-                .iter()
-                .any(|a| TcpStream::connect_timeout(a, self.connect_timeout).is_ok()),
+            None => {
+                // A probe's connect is a real connect to the node: count it
+                // like any other, so the metrics match what the node saw.
+                let events = &self.pool.events;
+                let up = self.socket_addrs().iter().any(|a| {
+                    match TcpStream::connect_timeout(a, self.connect_timeout) {
+                        Ok(stream) => {
+                            events.created.fetch_add(1, Ordering::Relaxed);
+                            drop(stream);
+                            events.closed.fetch_add(1, Ordering::Relaxed);
+                            true
+                        }
+                        Err(_) => {
+                            events.created_with_error.fetch_add(1, Ordering::Relaxed);
+                            false
+                        }
+                    }
+                });
+                up
+            }
         }
     }
 

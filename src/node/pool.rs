@@ -14,7 +14,7 @@ use crate::transport::{ConnectionEvents, Interrupt, NodeTransport, SlotConnectio
 /// counter or gauge counted where its event happens, never derived from
 /// another, so `connections_created - connections_closed == curr_connections`
 /// is a real check.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ConnectionPoolMetrics {
     /// TCP connections open to the node now.
     pub curr_connections: u64,
@@ -32,6 +32,28 @@ pub struct ConnectionPoolMetrics {
     pub operations_executed_with_error: u64,
     /// Attempts that found no free connection slot and had to wait for one.
     pub operations_waited: u64,
+}
+
+impl ConnectionPoolMetrics {
+    /// Every field with its name, in declaration order (for tables, JSON and exporters).
+    pub fn fields(&self) -> [(&'static str, u64); 8] {
+        [
+            ("curr_connections", self.curr_connections),
+            ("connections_created", self.connections_created),
+            (
+                "connections_created_with_error",
+                self.connections_created_with_error,
+            ),
+            ("connections_purged", self.connections_purged),
+            ("connections_closed", self.connections_closed),
+            ("operations_executed", self.operations_executed),
+            (
+                "operations_executed_with_error",
+                self.operations_executed_with_error,
+            ),
+            ("operations_waited", self.operations_waited),
+        ]
+    }
 }
 
 /// Pool sizing.
