@@ -34,11 +34,10 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use serde_json::{json, Value};
-
 use crate::address::HostAddress;
 use crate::client::ClusterClient;
 use crate::error::Error;
+use crate::ConnectionPoolMetrics;
 
 /// Success.
 pub const CC_OK: c_int = 0;
@@ -109,11 +108,7 @@ impl From<Error> for Failure {
 /// The C error code of a library error.
 fn error_code(e: &Error) -> c_int {
     match e {
-        Error::NoHosts
-        | Error::InvalidHost { .. }
-        | Error::InvalidGroupId { .. }
-        | Error::InvalidConfig(_)
-        | Error::UnknownHost(_) => CC_INVALID_INPUT,
+        e if e.is_invalid_input() => CC_INVALID_INPUT,
         Error::GroupOperation { .. }
         | Error::Request { .. }
         | Error::Arango { .. }
@@ -424,28 +419,17 @@ pub unsafe extern "C" fn cc_healthy_nodes(
 /// The pool metrics of every node as JSON, keyed by node address, each with
 /// the eight fields of `ConnectionPoolMetrics`:
 /// `{"http://127.0.0.1:8000": {"curr_connections": 1, ...}, ...}`.
-fn metrics_json(client: &ClusterClient) -> String {
-    let all: BTreeMap<String, Value> = client
+fn metrics_json(client: &ClusterClient) -> Result<String, Failure> {
+    let all: BTreeMap<String, ConnectionPoolMetrics> = client
         .cluster_management()
         .connection_pool_metrics()
         .into_iter()
-        .map(|(host, m)| {
-            (
-                host.to_string(),
-                json!({
-                    "curr_connections": m.curr_connections,
-                    "connections_created": m.connections_created,
-                    "connections_created_with_error": m.connections_created_with_error,
-                    "connections_purged": m.connections_purged,
-                    "connections_closed": m.connections_closed,
-                    "operations_executed": m.operations_executed,
-                    "operations_executed_with_error": m.operations_executed_with_error,
-                    "operations_waited": m.operations_waited,
-                }),
-            )
-        })
+        .map(|(host, m)| (host.to_string(), m))
         .collect();
-    Value::from(serde_json::Map::from_iter(all)).to_string()
+    // Through `Value`, so keys come out as before (sorted, at both levels).
+    serde_json::to_value(all)
+        .map(|v| v.to_string())
+        .map_err(|e| Failure::new(CC_OTHER, format!("metrics not serializable: {e}")))
 }
 
 /// Sets `*out` to a new string with the pool metrics of every node as a
@@ -471,8 +455,9 @@ pub unsafe extern "C" fn cc_metrics_json(
         guard(err, (), || {
             let client = client_arg(client)?;
             out_arg(out, "out")?;
+            let json = metrics_json(client)?;
             // SAFETY: checked non-null above; valid per the caller's contract.
-            out.write(c_string(&metrics_json(client)));
+            out.write(c_string(&json));
             Ok(())
         })
     }
@@ -533,6 +518,8 @@ pub unsafe extern "C" fn cc_error_free(err: *mut CcError) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     /// Takes and frees an error, returning its code and message.

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use cluster_client::{
     ClusterClient, ConnectionPoolMetrics, Error, HostAddress, MaintenanceMode, RetryPolicy,
-    ServerRole,
 };
 use serde_json::{json, Value};
 
@@ -273,22 +272,10 @@ fn run(args: &Args) -> Outcome {
     result.unwrap_or_else(|e| error_outcome(&e, args.json))
 }
 
-/// True for errors about the input, found before anything was sent.
-fn is_input_error(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::NoHosts
-            | Error::InvalidHost { .. }
-            | Error::InvalidGroupId { .. }
-            | Error::InvalidConfig(_)
-            | Error::UnknownHost(_)
-    )
-}
-
 /// The outcome of a failed call: exit 2 for invalid input, else 1 with
 /// every failed node named on stderr.
 fn error_outcome(e: &Error, json: bool) -> Outcome {
-    let code = if is_input_error(e) {
+    let code = if e.is_invalid_input() {
         EXIT_USAGE
     } else {
         EXIT_FAILED
@@ -452,32 +439,12 @@ fn group_delete(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome,
 /// Asks every node at once whether it holds group `id`. Exit 0 only when
 /// every node holds it.
 fn group_verify(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome, Error> {
-    let nodes = client.cluster_management().nodes();
-    let results: Vec<Result<bool, Error>> = std::thread::scope(|s| {
-        let handles: Vec<_> = nodes
-            .iter()
-            .map(|n| s.spawn(move || client.verify_group(n, id)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::InvalidConfig("verification thread panicked".into()))
-                })
-            })
-            .collect()
-    });
-    // An invalid id is the same for every node: report it once, as usage.
-    if let Some(Err(e)) = results
-        .iter()
-        .find(|r| matches!(r, Err(e) if is_input_error(e)))
-    {
-        return Err(clone_input_error(e));
-    }
+    // An invalid id is refused once, before anything is sent (exit 2).
+    let results = client.verify_group_everywhere(id)?;
     let mut rows = Vec::new();
     let mut entries = Vec::new();
     let mut stderr = Vec::new();
-    for (node, r) in nodes.iter().zip(&results) {
+    for (node, r) in &results {
         let (state, entry) = match r {
             Ok(true) => (
                 "present".to_string(),
@@ -491,7 +458,7 @@ fn group_verify(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome,
                 )
             }
             Err(e) => {
-                let reason = node_reason(e);
+                let reason = e.to_string();
                 stderr.push(format!("failed node {node}: {reason}"));
                 (
                     format!("error: {reason}"),
@@ -502,7 +469,7 @@ fn group_verify(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome,
         rows.push(vec![node.to_string(), state]);
         entries.push(entry);
     }
-    let all = results.iter().all(|r| matches!(r, Ok(true)));
+    let all = results.iter().all(|(_, r)| matches!(r, Ok(true)));
     let stdout = if json {
         json_line(&json!({ "ok": all, "group": id, "everywhere": all, "nodes": entries }))
     } else {
@@ -515,43 +482,13 @@ fn group_verify(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome,
     })
 }
 
-/// The input errors `group_verify` may see, rebuilt (`Error` is not `Clone`).
-fn clone_input_error(e: &Error) -> Error {
-    match e {
-        Error::InvalidGroupId { id, reason } => Error::InvalidGroupId {
-            id: id.clone(),
-            reason: reason.clone(),
-        },
-        other => Error::InvalidConfig(other.to_string()),
-    }
-}
-
-fn metrics_fields(m: &ConnectionPoolMetrics) -> [(&'static str, u64); 8] {
-    [
-        ("curr_connections", m.curr_connections),
-        ("connections_created", m.connections_created),
-        (
-            "connections_created_with_error",
-            m.connections_created_with_error,
-        ),
-        ("connections_purged", m.connections_purged),
-        ("connections_closed", m.connections_closed),
-        ("operations_executed", m.operations_executed),
-        (
-            "operations_executed_with_error",
-            m.operations_executed_with_error,
-        ),
-        ("operations_waited", m.operations_waited),
-    ]
-}
-
 const METRICS_HEADER: [&str; 8] = [
     "CURR", "CREATED", "CONN_ERR", "PURGED", "CLOSED", "OPS", "OPS_ERR", "WAITED",
 ];
 
 fn metrics_json(m: &ConnectionPoolMetrics) -> Value {
     Value::Object(
-        metrics_fields(m)
+        m.fields()
             .iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
             .collect(),
@@ -564,19 +501,19 @@ fn metrics_json(m: &ConnectionPoolMetrics) -> Value {
 fn nodes(client: &ClusterClient, json: bool) -> Outcome {
     let m = client.cluster_management();
     let nodes = m.nodes();
-    let checks: Vec<Option<String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = nodes
+    // One fan-out to every node at once; a call-wide failure (the id is a
+    // valid constant, so only a shutdown) counts against every node.
+    let checks: Vec<Option<String>> = match client.verify_group_everywhere(CHECK_GROUP_ID) {
+        Ok(answers) => nodes
             .iter()
-            .map(|n| s.spawn(move || client.verify_group(n, CHECK_GROUP_ID).err()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r.map(|e| node_reason(&e)),
-                Err(_) => Some("check thread panicked".to_string()),
+            .map(|n| match answers.iter().find(|(h, _)| h == n) {
+                Some((_, Ok(_))) => None,
+                Some((_, Err(e))) => Some(e.to_string()),
+                None => Some("no answer".to_string()),
             })
-            .collect()
-    });
+            .collect(),
+        Err(e) => nodes.iter().map(|_| Some(node_reason(&e))).collect(),
+    };
     let unhealthy = m.unhealthy_nodes();
     let metrics = m.connection_pool_metrics();
     let mut rows = Vec::new();
@@ -594,7 +531,7 @@ fn nodes(client: &ClusterClient, json: bool) -> Outcome {
             node.to_string(),
             if healthy { "healthy" } else { "unhealthy" }.to_string(),
         ];
-        row.extend(metrics_fields(&met).iter().map(|(_, v)| v.to_string()));
+        row.extend(met.fields().iter().map(|(_, v)| v.to_string()));
         rows.push(row);
         entries.push(json!({
             "node": node.as_str(),
@@ -640,26 +577,13 @@ fn metrics(client: &ClusterClient, json: bool, prometheus: bool) -> Outcome {
         .map(|n| {
             let met = all.get(n).copied().unwrap_or_default();
             let mut row = vec![n.to_string()];
-            row.extend(metrics_fields(&met).iter().map(|(_, v)| v.to_string()));
+            row.extend(met.fields().iter().map(|(_, v)| v.to_string()));
             row
         })
         .collect();
     let mut header = vec!["NODE"];
     header.extend(METRICS_HEADER);
     Outcome::ok(table(&header, &rows))
-}
-
-fn role_name(role: &ServerRole) -> String {
-    match role {
-        ServerRole::Single => "SINGLE".into(),
-        ServerRole::Coordinator => "COORDINATOR".into(),
-        ServerRole::Primary => "PRIMARY".into(),
-        ServerRole::Secondary => "SECONDARY".into(),
-        ServerRole::Agent => "AGENT".into(),
-        ServerRole::Undefined => "UNDEFINED".into(),
-        ServerRole::Other(s) => s.clone(),
-        other => format!("{other:?}"),
-    }
 }
 
 /// Prints `value` as JSON or `text` for humans.
@@ -683,7 +607,7 @@ fn admin_command(client: &ClusterClient, cmd: &Command, json: bool) -> Result<Ou
             value_or_text(json, json!({ "id": id }), id)
         }
         Command::AdminRole => {
-            let role = role_name(&c.server_role()?);
+            let role = c.server_role()?.to_string();
             value_or_text(json, json!({ "role": role }), role)
         }
         Command::AdminCount => {
