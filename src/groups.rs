@@ -11,6 +11,7 @@ use crate::cluster::{body_excerpt, CallOptions, Cluster, NodeOutcome};
 use crate::error::{Error, NodeError, NodeFailure};
 use crate::retry::{random_u64, RetryPolicy};
 use crate::saga::Saga;
+use crate::transport::Response;
 
 /// One group operation on the wire: method, path, body, and which answers
 /// mean what.
@@ -451,15 +452,22 @@ pub(crate) fn verify_group_everywhere(
     Ok(outcomes
         .into_iter()
         .map(|o| {
-            let answer = match o.outcome {
-                Ok(r) if api.verify.done.contains(&r.status) => Ok(true),
-                Ok(r) if api.verify.unchanged.contains(&r.status) => Ok(false),
-                Ok(r) => Err(unexpected(r.status, &r.body)),
-                Err(e) => Err(e),
-            };
-            (cluster.nodes[o.node].address.clone(), answer)
+            (
+                cluster.nodes[o.node].address.clone(),
+                presence(api, o.outcome),
+            )
         })
         .collect())
+}
+
+/// What a verify answer says: holds, does not hold, or no usable answer.
+fn presence(api: &GroupApi, outcome: Result<Response, NodeError>) -> Result<bool, NodeError> {
+    match outcome {
+        Ok(r) if api.verify.done.contains(&r.status) => Ok(true),
+        Ok(r) if api.verify.unchanged.contains(&r.status) => Ok(false),
+        Ok(r) => Err(unexpected(r.status, &r.body)),
+        Err(e) => Err(e),
+    }
 }
 
 /// `verify_group` on one node.
@@ -478,20 +486,13 @@ pub(crate) fn verify_group(
         .ok_or_else(|| Error::UnknownHost(host.clone()))?;
     let request_id = new_request_id();
     let opts = cluster.call_options();
-    let mut outcomes = send(cluster, &api.verify, id, &[node], &opts, &request_id);
-    let outcome = outcomes.pop().map(|o| o.outcome);
-    match outcome {
-        Some(Ok(r)) if api.verify.done.contains(&r.status) => Ok(true),
-        Some(Ok(r)) if api.verify.unchanged.contains(&r.status) => Ok(false),
-        Some(Err(NodeError::Shutdown)) | None => Err(Error::Shutdown),
-        Some(Ok(r)) => Err(Error::Request {
-            message: format!("verify group {id:?}"),
-            attempts: vec![NodeFailure {
-                host: host.clone(),
-                error: unexpected(r.status, &r.body),
-            }],
-        }),
-        Some(Err(error)) => Err(Error::Request {
+    let outcome = send(cluster, &api.verify, id, &[node], &opts, &request_id)
+        .pop()
+        .map_or(Err(NodeError::Shutdown), |o| o.outcome);
+    match presence(api, outcome) {
+        Ok(holds) => Ok(holds),
+        Err(NodeError::Shutdown) => Err(Error::Shutdown),
+        Err(error) => Err(Error::Request {
             message: format!("verify group {id:?}"),
             attempts: vec![NodeFailure {
                 host: host.clone(),

@@ -808,13 +808,13 @@ fn reserve_port(port: u16) -> bool {
     lock(&RESERVED_PORTS).insert(port)
 }
 
-fn release_port(port: u16) {
+pub(super) fn release_port(port: u16) {
     lock(&RESERVED_PORTS).remove(&port);
 }
 
 /// Binds 127.0.0.1 on a random free port in `PORT_MIN..PORT_MAX` (reserved
 /// for this node until its handle drops).
-fn bind_random_port() -> io::Result<(TcpListener, u16)> {
+pub(super) fn bind_random_port() -> io::Result<(TcpListener, u16)> {
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)

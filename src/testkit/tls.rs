@@ -6,25 +6,21 @@
 //! bytes to the plain node over a loopback connection and its answers back.
 //! The plain node's HTTP code, request log and fault rules work unchanged.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-use super::node::TestNode;
+use super::node::{bind_random_port, release_port, TestNode};
 
-/// Lowest port the front binds (inclusive), as the plain nodes.
-const PORT_MIN: u16 = 20_000;
-/// Highest port the front binds (exclusive), as the plain nodes.
-const PORT_MAX: u16 = 32_000;
 /// How often the accept thread looks at its stop flag.
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
 /// Longest time a client may take to complete its handshake.
@@ -436,50 +432,4 @@ fn pipe(front: &Front, tls: &mut StreamOwned<ServerConnection, TcpStream>, mut b
             (wait * 2).min(POLL_MAX)
         };
     }
-}
-
-/// Ports held by TLS fronts of this process.
-static RESERVED_PORTS: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-static SEED_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn release_port(port: u16) {
-    lock(&RESERVED_PORTS).remove(&port);
-}
-
-/// Binds 127.0.0.1 on a random free port in `PORT_MIN..PORT_MAX`.
-fn bind_random_port() -> io::Result<(TcpListener, u16)> {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let count = SEED_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut state = (nanos ^ count.wrapping_mul(0xD1B5_4A32_D192_ED03))
-        .wrapping_add(u64::from(std::process::id()) << 20)
-        | 1;
-    let span = u64::from(PORT_MAX - PORT_MIN);
-    let mut last_error = None;
-    for _ in 0..1000 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let port = PORT_MIN + u16::try_from(state % span).unwrap_or(0);
-        if !lock(&RESERVED_PORTS).insert(port) {
-            continue;
-        }
-        match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
-            Ok(listener) => return Ok((listener, port)),
-            Err(e) => {
-                release_port(port);
-                match e.kind() {
-                    io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied => {
-                        last_error = Some(e);
-                    }
-                    _ => return Err(e),
-                }
-            }
-        }
-    }
-    Err(last_error.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::AddrInUse, "no free port in 20000..32000")
-    }))
 }
