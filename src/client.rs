@@ -13,7 +13,7 @@ use crate::node::health::ProbeSchedule;
 use crate::node::pool::PoolLimits;
 use crate::node::{Node, NodeSettings};
 use crate::retry::{RetryBudget, RetryPolicy};
-use crate::transport::TransportConfig;
+use crate::transport::{Headers, TransportConfig};
 
 /// A node's answer to [`ClusterClient::request`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,15 +314,14 @@ impl ClientBuilder {
             Some(n) => n.min(256),
             None => (2 * hosts.len()).clamp(4, 64),
         };
-        let mut headers: Vec<(&'static str, String)> = vec![("accept", "application/json".into())];
+        let mut headers = Headers::default();
+        headers.push("accept", "application/json", false)?;
         if let Some((user, Secret(password))) = &self.basic_auth {
-            headers.push((
-                "authorization",
-                format!("Basic {}", base64(format!("{user}:{password}").as_bytes())),
-            ));
+            let encoded = base64(format!("{user}:{password}").as_bytes());
+            headers.push("authorization", &format!("Basic {encoded}"), true)?;
         }
         if let Some(Secret(token)) = &self.bearer {
-            headers.push(("authorization", format!("Bearer {token}")));
+            headers.push("authorization", &format!("Bearer {token}"), true)?;
         }
         let transport = TransportConfig {
             connect_timeout: self.connect_timeout,

@@ -17,7 +17,7 @@ use crate::retry::{
     error_is_retryable, parse_retry_after, random_u64, status_is_retryable, RetryBudget,
     RetryPolicy,
 };
-use crate::transport::Response;
+use crate::transport::{Headers, Response};
 
 /// How a one-node request picks its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,7 +70,7 @@ pub(crate) struct CallDefaults {
     pub policy: RetryPolicy,
     pub operation_timeout: Duration,
     /// Headers sent with every request (authorization among them).
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Headers,
 }
 
 pub(crate) struct Cluster {
@@ -147,10 +147,10 @@ impl Cluster {
         idempotent: bool,
         request_id: Option<&str>,
     ) -> Operation {
-        let mut headers = self.defaults.headers.clone();
-        if let Some(id) = request_id {
-            headers.push(("x-request-id", id.to_string()));
-        }
+        let headers = match request_id {
+            Some(id) => self.defaults.headers.with("x-request-id", id),
+            None => self.defaults.headers.clone(),
+        };
         Operation {
             method: method.to_string(),
             path,
@@ -231,7 +231,7 @@ impl Cluster {
             }
             // Which nodes get another attempt, and how long to wait first.
             let mut again = Vec::new();
-            let mut wait = opts.policy.delay_before_retry(round);
+            let mut wait = Duration::ZERO;
             for &pos in &pending {
                 let r = &mut results[pos];
                 if r.attempts >= opts.policy.max_attempts() || !retryable(&r.outcome, op.idempotent)
@@ -267,6 +267,7 @@ impl Cluster {
             if again.is_empty() {
                 break;
             }
+            wait = wait.max(opts.policy.delay_before_retry(round));
             if Instant::now() + wait >= opts.deadline {
                 log::warn!(
                     "{} {}: no time left for a retry before the deadline",

@@ -44,7 +44,16 @@ impl GroupEndpoint {
     }
 
     fn path_for(&self, id: &str) -> String {
-        self.path.replace("{id}", &encode_segment(id))
+        match self.path.split_once("{id}") {
+            Some((before, after)) if !after.contains("{id}") => {
+                let mut out = String::with_capacity(self.path.len() + 3 * id.len());
+                out.push_str(before);
+                push_encoded(&mut out, id);
+                out.push_str(after);
+                out
+            }
+            _ => self.path.replace("{id}", &encode_segment(id)),
+        }
     }
 
     fn body_for(&self, id: &str) -> Option<Vec<u8>> {
@@ -128,14 +137,21 @@ pub(crate) fn validate_group_id(id: &str, allow_slash: bool) -> Result<(), Error
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_encoded(&mut out, s);
+    out
+}
+
+fn push_encoded(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
+            out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
-    out
 }
 
 fn new_request_id() -> String {

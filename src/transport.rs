@@ -38,11 +38,40 @@ pub(crate) struct ConnectionEvents {
     pub closed: AtomicU64,
 }
 
+/// Request headers, parsed and checked once (when the client is built), so
+/// an attempt only clones them. Credentials are marked sensitive.
+/// (No `Debug`: they may hold credentials.)
+#[derive(Clone, Default)]
+pub(crate) struct Headers(Vec<(http::HeaderName, http::HeaderValue)>);
+
+impl Headers {
+    /// Adds a header; `secret` values are marked sensitive.
+    pub fn push(&mut self, name: &'static str, value: &str, secret: bool) -> Result<(), Error> {
+        let mut v = http::HeaderValue::from_str(value).map_err(|_| {
+            Error::InvalidConfig(format!(
+                "the {name} header holds characters HTTP does not allow"
+            ))
+        })?;
+        v.set_sensitive(secret);
+        self.0.push((http::HeaderName::from_static(name), v));
+        Ok(())
+    }
+
+    /// A copy with one more header (values that HTTP refuses are left out).
+    pub fn with(&self, name: &'static str, value: &str) -> Headers {
+        let mut out = self.clone();
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            out.0.push((http::HeaderName::from_static(name), v));
+        }
+        out
+    }
+}
+
 /// One request: method, full URL, headers and an optional body.
 pub(crate) struct Request<'a> {
     pub method: &'a str,
     pub url: &'a str,
-    pub headers: &'a [(&'static str, String)],
+    pub headers: &'a Headers,
     pub body: Option<&'a [u8]>,
 }
 
@@ -62,10 +91,16 @@ pub(crate) struct NodeTransport {
     events: Arc<ConnectionEvents>,
     max_response_bytes: usize,
     request_timeout: Duration,
+    resolver: Arc<NodeResolver>,
 }
 
 impl NodeTransport {
-    pub fn new(cfg: &TransportConfig, events: Arc<ConnectionEvents>) -> Result<Self, Error> {
+    /// `ip` is the node's address when its host is an IP literal.
+    pub fn new(
+        cfg: &TransportConfig,
+        events: Arc<ConnectionEvents>,
+        ip: Option<std::net::SocketAddr>,
+    ) -> Result<Self, Error> {
         let proxy = if cfg.proxy_from_env {
             ureq::Proxy::try_from_env()
         } else {
@@ -92,6 +127,7 @@ impl NodeTransport {
             }
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
+        let direct = proxy.is_none();
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .proxy(proxy)
@@ -112,6 +148,14 @@ impl NodeTransport {
             events,
             max_response_bytes: cfg.max_response_bytes,
             request_timeout: cfg.request_timeout,
+            resolver: Arc::new(NodeResolver {
+                // Through a proxy ureq resolves the proxy's host too: then
+                // nothing is fixed or cached here.
+                direct,
+                ip: ip.filter(|_| direct),
+                cache: parking_lot::Mutex::new(None),
+                fallback: DefaultResolver::default(),
+            }),
         })
     }
 
@@ -124,8 +168,13 @@ impl NodeTransport {
             events: self.events.clone(),
             sent: sent.clone(),
             live: live.clone(),
+            resolver: self.resolver.clone(),
         };
-        let agent = Agent::with_parts(self.config.clone(), connector, IpLiteralResolver::default());
+        let agent = Agent::with_parts(
+            self.config.clone(),
+            connector,
+            SharedResolver(self.resolver.clone()),
+        );
         SlotConnection {
             agent,
             sent,
@@ -189,25 +238,35 @@ impl SlotConnection {
     }
 
     fn send_inner(&self, req: &Request<'_>, timeout: Duration) -> Result<Response, ureq::Error> {
-        let mut builder = http::Request::builder()
-            .method(req.method.as_bytes())
-            .uri(req.url);
-        for (name, value) in req.headers {
-            builder = builder.header(*name, value.as_str());
-        }
         let body: Vec<u8> = req.body.map(<[u8]>::to_vec).unwrap_or_default();
-        if !body.is_empty() {
-            builder = builder.header("content-type", "application/json");
+        let mut request = http::Request::new(body);
+        *request.method_mut() =
+            http::Method::from_bytes(req.method.as_bytes()).map_err(http::Error::from)?;
+        *request.uri_mut() = http::Uri::try_from(req.url).map_err(http::Error::from)?;
+        let headers = request.headers_mut();
+        headers.reserve(req.headers.0.len() + 1);
+        for (name, value) in &req.headers.0 {
+            headers.append(name.clone(), value.clone());
+        }
+        if req.body.is_some_and(|b| !b.is_empty()) {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
         }
         // Methods that carry a body get an explicit (possibly empty) one, so
         // servers see a Content-Length (nginx answers 411 without it).
         let has_body = req.body.is_some() || matches!(req.method, "POST" | "PUT" | "PATCH");
-        let request = builder.body(body)?;
-        let request = self
-            .agent
-            .configure_request(request)
-            .timeout_per_call(Some(timeout))
-            .build();
+        // The agent's own per-call timeout is the request timeout: only a
+        // shorter remaining deadline needs a request-level setting.
+        let request = if timeout < self.request_timeout {
+            self.agent
+                .configure_request(request)
+                .timeout_per_call(Some(timeout))
+                .build()
+        } else {
+            request
+        };
         let mut response = if has_body {
             self.agent.run(request)?
         } else {
@@ -258,33 +317,65 @@ fn is_tls_io(e: &io::Error) -> bool {
         .unwrap_or(false)
 }
 
-/// Skips name resolution for IP literals; names go to ureq's resolver.
-#[derive(Debug, Default)]
-struct IpLiteralResolver {
+/// Resolves a node's host once, not per request: an IP literal is its own
+/// address; a name is looked up by ureq's resolver when a connection is
+/// made and the answer kept for [`NAME_TTL`] (dropped at once when a
+/// connect fails, so a moved node is found again).
+pub(crate) struct NodeResolver {
+    /// No proxy: every lookup is of the node's own host.
+    direct: bool,
+    ip: Option<std::net::SocketAddr>,
+    cache: parking_lot::Mutex<Option<(ResolvedSocketAddrs, std::time::Instant)>>,
     fallback: DefaultResolver,
 }
 
-impl Resolver for IpLiteralResolver {
+/// How long a looked-up name is trusted.
+const NAME_TTL: Duration = Duration::from_secs(30);
+
+impl NodeResolver {
+    fn forget(&self) {
+        if self.ip.is_none() {
+            *self.cache.lock() = None;
+        }
+    }
+}
+
+impl fmt::Debug for NodeResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeResolver")
+            .field("ip", &self.ip)
+            .finish()
+    }
+}
+
+/// The node's resolver, shared by its slots' agents.
+#[derive(Debug)]
+struct SharedResolver(Arc<NodeResolver>);
+
+impl Resolver for SharedResolver {
     fn resolve(
         &self,
         uri: &http::Uri,
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().unwrap_or("");
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-            let default_port = if uri.scheme_str() == Some("https") {
-                443
-            } else {
-                80
-            };
-            let port = uri.port_u16().unwrap_or(default_port);
+        let r = &self.0;
+        if let Some(addr) = r.ip {
             let mut addrs = self.empty();
-            addrs.push(std::net::SocketAddr::new(ip, port));
+            addrs.push(addr);
             return Ok(addrs);
         }
-        self.fallback.resolve(uri, config, timeout)
+        if !r.direct {
+            return r.fallback.resolve(uri, config, timeout);
+        }
+        if let Some((addrs, at)) = &*r.cache.lock() {
+            if at.elapsed() < NAME_TTL {
+                return Ok(addrs.clone());
+            }
+        }
+        let addrs = r.fallback.resolve(uri, config, timeout)?;
+        *r.cache.lock() = Some((addrs.clone(), std::time::Instant::now()));
+        Ok(addrs)
     }
 }
 
@@ -294,6 +385,7 @@ struct CountingConnector {
     events: Arc<ConnectionEvents>,
     sent: Arc<AtomicBool>,
     live: Arc<AtomicUsize>,
+    resolver: Arc<NodeResolver>,
 }
 
 impl fmt::Debug for CountingConnector {
@@ -327,6 +419,7 @@ impl Connector<()> for CountingConnector {
                 self.events
                     .created_with_error
                     .fetch_add(1, Ordering::Relaxed);
+                self.resolver.forget();
                 Err(e)
             }
         }
@@ -356,15 +449,15 @@ impl Transport for CountedTransport {
         if amount > 0 {
             self.sent.store(true, Ordering::Relaxed);
         }
-        self.inner.transmit_output(amount, timeout)
+        self.inner.transmit_output(amount, whole_millis(timeout))
     }
 
     fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.inner.maybe_await_input(timeout)
+        self.inner.maybe_await_input(whole_millis(timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.inner.await_input(timeout)
+        self.inner.await_input(whole_millis(timeout))
     }
 
     fn is_open(&mut self) -> bool {
@@ -382,4 +475,17 @@ impl Drop for CountedTransport {
         self.events.closed.fetch_add(1, Ordering::Relaxed);
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// Rounds a timeout up to whole milliseconds. ureq sets a socket's timeout
+/// again (a syscall) whenever the value differs from the last one; each
+/// call's remaining time differs by microseconds, so without rounding every
+/// request paid a `setsockopt`. A timeout now fires at most 1 ms late.
+fn whole_millis(mut t: NextTimeout) -> NextTimeout {
+    use ureq::unversioned::transport::time::Duration as D;
+    if let D::Exact(d) = t.after {
+        let ms = d.as_micros().div_ceil(1000);
+        t.after = D::Exact(Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)));
+    }
+    t
 }

@@ -517,3 +517,25 @@ fn verify_everywhere_asks_every_node_at_once() {
         Err(Error::InvalidGroupId { .. })
     ));
 }
+
+#[test]
+fn a_node_given_by_name_is_resolved_and_reused() {
+    let nodes = TestCluster::start(1).unwrap();
+    let by_name = format!("http://localhost:{}", nodes.node(0).port());
+    let client = ClusterClient::builder()
+        .hosts([by_name.as_str()])
+        .retry_policy(RetryPolicy::exponential(
+            3,
+            Duration::from_millis(5),
+            Duration::from_millis(20),
+        ))
+        .build()
+        .unwrap();
+    for i in 0..20 {
+        client.create_group(&format!("n{i}")).unwrap();
+    }
+    assert_eq!(nodes.node(0).groups().len(), 20);
+    let h: HostAddress = by_name.parse().unwrap();
+    let m = client.cluster_management().connection_pool_metrics()[&h];
+    assert_eq!(m.operations_executed, 40, "{m:?}");
+}

@@ -13,7 +13,9 @@ use parking_lot::Mutex;
 
 use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
-use crate::transport::{ConnectionEvents, NodeTransport, Request, Response, TransportConfig};
+use crate::transport::{
+    ConnectionEvents, Headers, NodeTransport, Request, Response, TransportConfig,
+};
 
 use self::health::{Health, HealthState, ProbeSchedule, Transition};
 use self::pool::{ConnectionPoolMetrics, Pool, PoolLimits};
@@ -31,7 +33,7 @@ pub(crate) struct Operation {
     pub method: String,
     pub path: String,
     pub body: Option<Vec<u8>>,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Headers,
     /// Applying it twice is harmless (GET, DELETE, group create).
     pub idempotent: bool,
 }
@@ -62,7 +64,8 @@ impl Node {
         events: Sender<HealthEvent>,
     ) -> Result<Node, Error> {
         let counters = Arc::new(ConnectionEvents::default());
-        let node_transport = NodeTransport::new(transport, counters.clone())?;
+        let ip = address.ip().map(|ip| SocketAddr::new(ip, address.port()));
+        let node_transport = NodeTransport::new(transport, counters.clone(), ip)?;
         Ok(Node {
             index,
             address,
@@ -173,7 +176,7 @@ impl Node {
                     method: "GET".to_string(),
                     path: path.clone(),
                     body: None,
-                    headers: Vec::new(),
+                    headers: Headers::default(),
                     idempotent: true,
                 };
                 let deadline = Instant::now() + self.connect_timeout * 2;
