@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parking_lot::Mutex;
 
 use crate::error::NodeError;
@@ -178,13 +180,10 @@ pub struct RetryBudget {
     per_attempt: u64,
     /// Thousandths of a retry deposited per second; `None` = unlimited.
     per_second: Option<u64>,
-    state: Mutex<BudgetState>,
-}
-
-struct BudgetState {
-    /// Thousandths of a retry.
-    balance: u64,
-    last_refill: Instant,
+    /// Thousandths of a retry; first attempts add to it without a lock.
+    balance: AtomicU64,
+    /// When time last paid into the balance (retries only).
+    last_refill: Mutex<Instant>,
 }
 
 const UNIT: u64 = 1000;
@@ -205,14 +204,11 @@ impl RetryBudget {
         } else {
             Some(0)
         };
-        let initial = per_second.map_or(0, |p| p * 10);
         RetryBudget {
             per_attempt: (percent * UNIT as f64).round() as u64,
             per_second,
-            state: Mutex::new(BudgetState {
-                balance: initial,
-                last_refill: Instant::now(),
-            }),
+            balance: AtomicU64::new(per_second.map_or(0, |p| p * 10)),
+            last_refill: Mutex::new(Instant::now()),
         }
     }
 
@@ -225,23 +221,19 @@ impl RetryBudget {
         (per_second * 10).max(UNIT) + 100 * self.per_attempt
     }
 
-    fn refill(&self, st: &mut BudgetState, per_second: u64, now: Instant) {
-        let elapsed = now.saturating_duration_since(st.last_refill);
-        let earned = (elapsed.as_millis() as u64).saturating_mul(per_second) / 1000;
-        if earned > 0 {
-            st.last_refill = now;
-        }
-        st.balance = (st.balance + earned).min(self.cap(per_second));
+    fn add(&self, amount: u64, cap: u64) {
+        let _ = self
+            .balance
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some((b + amount).min(cap))
+            });
     }
 
     /// Records a first attempt.
     pub(crate) fn deposit(&self) {
-        let Some(per_second) = self.per_second else {
-            return;
-        };
-        let mut st = self.state.lock();
-        self.refill(&mut st, per_second, Instant::now());
-        st.balance = (st.balance + self.per_attempt).min(self.cap(per_second));
+        if let Some(per_second) = self.per_second {
+            self.add(self.per_attempt, self.cap(per_second));
+        }
     }
 
     /// Takes one retry from the budget; false when none is left.
@@ -249,14 +241,21 @@ impl RetryBudget {
         let Some(per_second) = self.per_second else {
             return true;
         };
-        let mut st = self.state.lock();
-        self.refill(&mut st, per_second, Instant::now());
-        if st.balance >= UNIT {
-            st.balance -= UNIT;
-            true
-        } else {
-            false
+        {
+            let mut last = self.last_refill.lock();
+            let now = Instant::now();
+            let ms = now.saturating_duration_since(*last).as_millis() as u64;
+            let earned = ms.saturating_mul(per_second) / 1000;
+            if earned > 0 {
+                *last = now;
+                self.add(earned, self.cap(per_second));
+            }
         }
+        self.balance
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                b.checked_sub(UNIT)
+            })
+            .is_ok()
     }
 }
 

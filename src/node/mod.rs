@@ -4,7 +4,7 @@ pub(crate) mod health;
 pub(crate) mod pool;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,9 @@ pub(crate) struct Node {
     pub address: HostAddress,
     pool: Pool,
     health: Mutex<Health>,
+    /// True while the node is healthy with no failure counted: a success
+    /// then has nothing to record, and skips the health lock.
+    clean: AtomicBool,
     events: Sender<HealthEvent>,
     probe_path: Option<String>,
     connect_timeout: Duration,
@@ -71,6 +74,7 @@ impl Node {
             address,
             pool: Pool::new(settings.limits, node_transport, counters),
             health: Mutex::new(Health::new(settings.unhealthy_after, settings.probe)),
+            clean: AtomicBool::new(true),
             events,
             probe_path: settings.probe_path.clone(),
             connect_timeout: transport.connect_timeout,
@@ -120,14 +124,26 @@ impl Node {
     }
 
     fn record_success(&self) {
-        let t = self.health.lock().record_success();
+        if self.clean.load(Ordering::Relaxed) {
+            return;
+        }
+        let t = {
+            let mut h = self.health.lock();
+            let t = h.record_success();
+            self.clean.store(true, Ordering::Relaxed);
+            t
+        };
         if let Some(t) = t {
             self.announce(t);
         }
     }
 
     fn record_failure(&self) {
-        let t = self.health.lock().record_failure(Instant::now());
+        let t = {
+            let mut h = self.health.lock();
+            self.clean.store(false, Ordering::Relaxed);
+            h.record_failure(Instant::now())
+        };
         if let Some(t) = t {
             self.announce(t);
         }

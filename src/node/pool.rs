@@ -65,6 +65,7 @@ pub(crate) struct PoolLimits {
 }
 
 struct Slot {
+    id: u64,
     conn: SlotConnection,
     last_used: Instant,
 }
@@ -73,10 +74,17 @@ struct PoolState {
     idle: Vec<Slot>,
     /// Slots that exist, lent or idle.
     total: usize,
-    /// Handles to interrupt the slots that are lent out, by lease id.
-    lent: Vec<(u64, Interrupt)>,
-    next_lease: u64,
+    /// A handle to interrupt each slot that exists, by slot id: changed only
+    /// when a slot is made or closed, so lending costs nothing extra.
+    handles: Vec<(u64, Interrupt)>,
+    next_slot: u64,
     shut: bool,
+}
+
+impl PoolState {
+    fn forget(&mut self, id: u64) {
+        self.handles.retain(|(slot, _)| *slot != id);
+    }
 }
 
 pub(crate) struct Pool {
@@ -95,7 +103,6 @@ pub(crate) struct Pool {
 pub(crate) struct Lease<'a> {
     pool: &'a Pool,
     slot: Option<Slot>,
-    id: u64,
 }
 
 impl Lease<'_> {
@@ -110,7 +117,7 @@ impl Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            self.pool.give_back(self.id, slot);
+            self.pool.give_back(slot);
         }
     }
 }
@@ -125,8 +132,8 @@ impl Pool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
                 total: 0,
-                lent: Vec::new(),
-                next_lease: 0,
+                handles: Vec::new(),
+                next_slot: 0,
                 shut: false,
             }),
             freed: Condvar::new(),
@@ -150,15 +157,26 @@ impl Pool {
             }
             // Most recently used first, so the oldest idle slots age out.
             if let Some(slot) = st.idle.pop() {
-                return Ok(self.lend(&mut st, slot));
+                return Ok(Lease {
+                    pool: self,
+                    slot: Some(slot),
+                });
             }
             if st.total < self.limits.max {
                 st.total += 1;
+                let id = st.next_slot;
+                st.next_slot += 1;
+                let conn = self.transport.new_slot();
+                st.handles.push((id, conn.interrupt_handle()));
                 let slot = Slot {
-                    conn: self.transport.new_slot(),
+                    id,
+                    conn,
                     last_used: Instant::now(),
                 };
-                return Ok(self.lend(&mut st, slot));
+                return Ok(Lease {
+                    pool: self,
+                    slot: Some(slot),
+                });
             }
             if !counted_wait {
                 counted_wait = true;
@@ -170,27 +188,16 @@ impl Pool {
         }
     }
 
-    fn lend<'a>(&'a self, st: &mut PoolState, slot: Slot) -> Lease<'a> {
-        let id = st.next_lease;
-        st.next_lease += 1;
-        st.lent.push((id, slot.conn.interrupt_handle()));
-        Lease {
-            pool: self,
-            slot: Some(slot),
-            id,
-        }
-    }
-
-    fn give_back(&self, id: u64, mut slot: Slot) {
+    fn give_back(&self, mut slot: Slot) {
+        slot.last_used = Instant::now();
         let mut st = self.state.lock();
-        st.lent.retain(|(lease, _)| *lease != id);
         if st.shut {
             st.total -= 1;
+            st.forget(slot.id);
             drop(st);
             drop(slot);
             return;
         }
-        slot.last_used = Instant::now();
         st.idle.push(slot);
         drop(st);
         self.freed.notify_one();
@@ -216,7 +223,9 @@ impl Pool {
                 let slot = &st.idle[i];
                 let stale = now.saturating_duration_since(slot.last_used) >= age;
                 if stale && slot.conn.live_connections() > 0 {
-                    victims.push(st.idle.remove(i));
+                    let victim = st.idle.remove(i);
+                    st.forget(victim.id);
+                    victims.push(victim);
                     st.total -= 1;
                     open_idle -= 1;
                 } else {
@@ -241,10 +250,14 @@ impl Pool {
             st.shut = true;
             let idle: Vec<Slot> = st.idle.drain(..).collect();
             st.total -= idle.len();
-            (idle, std::mem::take(&mut st.lent))
+            for slot in &idle {
+                st.forget(slot.id);
+            }
+            (idle, std::mem::take(&mut st.handles))
         };
         self.freed.notify_all();
         drop(idle);
+        // What is left is lent out: interrupt its I/O.
         for (_, handle) in lent {
             handle.interrupt();
         }
