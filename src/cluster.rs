@@ -148,7 +148,7 @@ impl Cluster {
         request_id: Option<&str>,
     ) -> Operation {
         let headers = match request_id {
-            Some(id) => self.defaults.headers.with("x-request-id", id),
+            Some(id) => self.defaults.headers.with_request_id(id),
             None => self.defaults.headers.clone(),
         };
         Operation {

@@ -44,16 +44,22 @@ impl GroupEndpoint {
     }
 
     fn path_for(&self, id: &str) -> String {
-        match self.path.split_once("{id}") {
-            Some((before, after)) if !after.contains("{id}") => {
-                let mut out = String::with_capacity(self.path.len() + 3 * id.len());
-                out.push_str(before);
+        const MARK: &str = "{id}";
+        let mut out = String::with_capacity(self.path.len() + 3 * id.len());
+        let mut rest = self.path.as_str();
+        // A byte search for '{' (memchr), then a check: cheaper than a substring searcher.
+        while let Some(i) = rest.find('{') {
+            out.push_str(&rest[..i]);
+            if rest[i..].starts_with(MARK) {
                 push_encoded(&mut out, id);
-                out.push_str(after);
-                out
+                rest = &rest[i + MARK.len()..];
+            } else {
+                out.push('{');
+                rest = &rest[i + 1..];
             }
-            _ => self.path.replace("{id}", &encode_segment(id)),
         }
+        out.push_str(rest);
+        out
     }
 
     fn body_for(&self, id: &str) -> Option<Vec<u8>> {
@@ -155,7 +161,13 @@ fn push_encoded(out: &mut String, s: &str) {
 }
 
 fn new_request_id() -> String {
-    format!("{:016x}", random_u64())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let x = random_u64();
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((x >> (60 - 4 * i)) & 15) as usize];
+    }
+    String::from_utf8_lossy(&digits).into_owned()
 }
 
 /// Per-node failures, the error type of the saga's steps.
@@ -533,6 +545,17 @@ mod tests {
         for good in ["example-group", "a b", "ü", "%2F", "a?b#c", "..."] {
             assert!(validate_group_id(good, false).is_ok(), "{good:?}");
         }
+    }
+
+    #[test]
+    fn path_templates_take_the_encoded_id() {
+        let e = |path: &str| GroupEndpoint::new("GET", path, false, &[200], &[404]);
+        assert_eq!(e("/v1/group/{id}/").path_for("a b"), "/v1/group/a%20b/");
+        assert_eq!(e("/g/{id}/x/{id}").path_for("q"), "/g/q/x/q");
+        assert_eq!(e("/v1/group/").path_for("q"), "/v1/group/");
+        assert_eq!(e("/{x}/{id}{").path_for("q"), "/{x}/q{");
+        assert_eq!(new_request_id().len(), 16);
+        assert!(new_request_id().bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]

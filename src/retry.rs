@@ -232,7 +232,12 @@ impl RetryBudget {
     /// Records a first attempt.
     pub(crate) fn deposit(&self) {
         if let Some(per_second) = self.per_second {
-            self.add(self.per_attempt, self.cap(per_second));
+            let cap = self.cap(per_second);
+            // A full budget (the healthy steady state) is only read, so
+            // threads do not fight over its cache line.
+            if self.balance.load(Ordering::Relaxed) < cap {
+                self.add(self.per_attempt, cap);
+            }
         }
     }
 

@@ -38,11 +38,14 @@ pub(crate) struct ConnectionEvents {
     pub closed: AtomicU64,
 }
 
-/// Request headers, parsed and checked once (when the client is built), so
-/// an attempt only clones them. Credentials are marked sensitive.
-/// (No `Debug`: they may hold credentials.)
+/// Request headers, parsed and checked once (when the client is built) and
+/// shared by every attempt; an attempt may add its own request id.
+/// Credentials are marked sensitive. (No `Debug`: they may hold credentials.)
 #[derive(Clone, Default)]
-pub(crate) struct Headers(Vec<(http::HeaderName, http::HeaderValue)>);
+pub(crate) struct Headers {
+    fixed: Arc<Vec<(http::HeaderName, http::HeaderValue)>>,
+    request_id: Option<http::HeaderValue>,
+}
 
 impl Headers {
     /// Adds a header; `secret` values are marked sensitive.
@@ -53,17 +56,29 @@ impl Headers {
             ))
         })?;
         v.set_sensitive(secret);
-        self.0.push((http::HeaderName::from_static(name), v));
+        Arc::make_mut(&mut self.fixed).push((http::HeaderName::from_static(name), v));
         Ok(())
     }
 
-    /// A copy with one more header (values that HTTP refuses are left out).
-    pub fn with(&self, name: &'static str, value: &str) -> Headers {
-        let mut out = self.clone();
-        if let Ok(v) = http::HeaderValue::from_str(value) {
-            out.0.push((http::HeaderName::from_static(name), v));
+    /// The same headers plus `X-Request-Id` (left out if HTTP refuses the value).
+    pub fn with_request_id(&self, id: &str) -> Headers {
+        Headers {
+            fixed: self.fixed.clone(),
+            request_id: http::HeaderValue::from_str(id).ok(),
         }
-        out
+    }
+
+    fn len(&self) -> usize {
+        self.fixed.len() + usize::from(self.request_id.is_some())
+    }
+
+    fn append_to(&self, map: &mut http::HeaderMap) {
+        for (name, value) in self.fixed.iter() {
+            map.append(name.clone(), value.clone());
+        }
+        if let Some(id) = &self.request_id {
+            map.append(http::HeaderName::from_static("x-request-id"), id.clone());
+        }
     }
 }
 
@@ -244,10 +259,8 @@ impl SlotConnection {
             http::Method::from_bytes(req.method.as_bytes()).map_err(http::Error::from)?;
         *request.uri_mut() = http::Uri::try_from(req.url).map_err(http::Error::from)?;
         let headers = request.headers_mut();
-        headers.reserve(req.headers.0.len() + 1);
-        for (name, value) in &req.headers.0 {
-            headers.append(name.clone(), value.clone());
-        }
+        headers.reserve(req.headers.len() + 1);
+        req.headers.append_to(headers);
         if req.body.is_some_and(|b| !b.is_empty()) {
             headers.insert(
                 http::header::CONTENT_TYPE,
