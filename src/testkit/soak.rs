@@ -188,7 +188,7 @@ pub fn run(config: &SoakConfig) -> std::io::Result<SoakReport> {
     // from applying a request the client already gave up on.
     let spike = config.request_timeout * 2;
     std::thread::scope(|s| {
-        s.spawn(|| inject_faults(&cluster, config, spike, &shared, &stop));
+        s.spawn(|| inject_faults(&cluster, config, &shared, &stop));
         let per_thread = config.sagas.div_ceil(config.threads.max(1));
         let workers: Vec<_> = (0..config.threads)
             .map(|t| {
@@ -239,6 +239,9 @@ fn saga(
     shared: &Shared,
     spike: Duration,
 ) {
+    if rng.below(2) == 0 {
+        inject_one(cluster, rng, spike, shared);
+    }
     // Sometimes the group is already on one node: a create must never delete it.
     let pre = (rng.below(6) == 0).then(|| rng.below(hosts.len()));
     if let Some(p) = pre {
@@ -337,63 +340,46 @@ fn saga(
     }
 }
 
-fn inject_faults(
-    cluster: &TestCluster,
-    config: &SoakConfig,
-    spike: Duration,
-    shared: &Shared,
-    stop: &AtomicBool,
-) {
+/// Injects one random fault (any kind but node down/up) on a random node.
+/// Workers call it before about half of their sagas, so the fault density
+/// does not depend on how fast the machine runs.
+fn inject_one(cluster: &TestCluster, rng: &mut Rng, spike: Duration, shared: &Shared) {
+    let node = cluster.node(rng.below(cluster.nodes().len()));
+    let kind = match rng.below(7) {
+        k @ 0..=1 => k,
+        k => k + 1, // kind 2, node down/up, belongs to the injector thread
+    };
+    let status = |status: u16, retry_after: Option<String>| Fault::Status {
+        status,
+        retry_after,
+    };
+    let rule = match kind {
+        0 => FaultRule::new(status(503, None)).times(1 + rng.below(3)),
+        1 => FaultRule::new(status(503, Some("0".into()))).times(1 + rng.below(2)),
+        3 => FaultRule::new(Fault::Delay(spike)).method("POST"),
+        4 => FaultRule::new(Fault::ApplyThenDrop).method("POST"),
+        5 => FaultRule::new(Fault::Drop),
+        6 if rng.below(2) == 0 => FaultRule::new(status(404, None)).method("GET"),
+        6 => FaultRule::new(Fault::Drop).method("GET"),
+        _ => FaultRule::new(status(500, None))
+            .method("DELETE")
+            .times(1 + rng.below(3)),
+    };
+    node.inject(rule);
+    shared.count_fault(kind);
+}
+
+/// Takes random nodes down and brings them back, until told to stop.
+fn inject_faults(cluster: &TestCluster, config: &SoakConfig, shared: &Shared, stop: &AtomicBool) {
     let mut rng = Rng::new(config.seed ^ 0xFA17);
     let deadline = Instant::now() + Duration::from_secs(600);
     while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20 + rng.below(60) as u64));
         let node = cluster.node(rng.below(config.nodes));
-        let kind = rng.below(8);
-        match kind {
-            0 => node.inject(
-                FaultRule::new(Fault::Status {
-                    status: 503,
-                    retry_after: None,
-                })
-                .times(1 + rng.below(3)),
-            ),
-            1 => node.inject(
-                FaultRule::new(Fault::Status {
-                    status: 503,
-                    retry_after: Some("0".into()),
-                })
-                .times(1 + rng.below(2)),
-            ),
-            2 => {
-                node.go_down();
-                std::thread::sleep(Duration::from_millis(20 + rng.below(60) as u64));
-                let _ = node.come_up();
-            }
-            3 => node.inject(FaultRule::new(Fault::Delay(spike)).method("POST")),
-            4 => node.inject(FaultRule::new(Fault::ApplyThenDrop).method("POST")),
-            5 => node.inject(FaultRule::new(Fault::Drop)),
-            6 => node.inject(
-                FaultRule::new(if rng.below(2) == 0 {
-                    Fault::Status {
-                        status: 404,
-                        retry_after: None,
-                    }
-                } else {
-                    Fault::Drop
-                })
-                .method("GET"),
-            ),
-            _ => node.inject(
-                FaultRule::new(Fault::Status {
-                    status: 500,
-                    retry_after: None,
-                })
-                .method("DELETE")
-                .times(1 + rng.below(3)),
-            ),
-        }
-        shared.count_fault(kind);
-        std::thread::sleep(Duration::from_millis(5 + rng.below(20) as u64));
+        node.go_down();
+        shared.count_fault(2);
+        std::thread::sleep(Duration::from_millis(20 + rng.below(60) as u64));
+        let _ = node.come_up();
     }
     for n in cluster.nodes() {
         n.clear_faults();
