@@ -187,14 +187,14 @@ fn send(
     id: &str,
     targets: &[usize],
     opts: &CallOptions,
-    request_id: &str,
+    request_id: Option<&str>,
 ) -> Vec<NodeOutcome> {
     let op = Arc::new(cluster.operation(
         &endpoint.method,
         endpoint.path_for(id),
         endpoint.body_for(id),
         true,
-        Some(request_id),
+        request_id,
     ));
     cluster.fan_out(targets, op, opts).unwrap_or_else(|| {
         targets
@@ -287,11 +287,11 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
                 policy: RetryPolicy::none(),
                 ..opts.clone()
             };
-            let outcomes = send(cluster, &api.create, id, &unhealthy, &once, &request_id);
+            let outcomes = send(cluster, &api.create, id, &unhealthy, &once, Some(&request_id));
             state.absorb(cluster, &api.create, outcomes);
         }
         if state.failures.is_empty() {
-            let outcomes = send(cluster, &api.create, id, &healthy, &opts, &request_id);
+            let outcomes = send(cluster, &api.create, id, &healthy, &opts, Some(&request_id));
             state.absorb(cluster, &api.create, outcomes);
         }
         // The compensation is registered before the step reports its failure.
@@ -321,7 +321,7 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
     let result = created.and_then(|()| {
         saga.step("verify", |_| {
             let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-            let outcomes = send(cluster, &api.verify, id, &all, &opts, &request_id);
+            let outcomes = send(cluster, &api.verify, id, &all, &opts, Some(&request_id));
             let failures: Vec<NodeFailure> = outcomes
                 .into_iter()
                 .filter_map(|o| {
@@ -402,7 +402,7 @@ fn rollback(
         cluster,
         api,
         id,
-        send(cluster, &api.delete, id, targets, &opts, request_id),
+        send(cluster, &api.delete, id, targets, &opts, Some(request_id)),
     )
 }
 
@@ -444,7 +444,7 @@ pub(crate) fn delete_group(
     let request_id = new_request_id();
     let opts = cluster.call_options();
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-    let outcomes = send(cluster, &api.delete, id, &all, &opts, &request_id);
+    let outcomes = send(cluster, &api.delete, id, &all, &opts, Some(&request_id));
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
     }
@@ -472,7 +472,7 @@ pub(crate) fn verify_group_everywhere(
         id,
         &all,
         &cluster.call_options(),
-        &new_request_id(),
+        Some(&new_request_id()),
     );
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
@@ -512,9 +512,9 @@ pub(crate) fn verify_group(
     let node = cluster
         .index_of(host)
         .ok_or_else(|| Error::UnknownHost(host.clone()))?;
-    let request_id = new_request_id();
+    // One request to one node: there is nothing to tie together, so no request id.
     let opts = cluster.call_options();
-    let outcome = send(cluster, &api.verify, id, &[node], &opts, &request_id)
+    let outcome = send(cluster, &api.verify, id, &[node], &opts, None)
         .pop()
         .map_or(Err(NodeError::Shutdown), |o| o.outcome);
     match presence(api, outcome) {
