@@ -511,16 +511,16 @@ impl ureq::unversioned::resolver::Resolver for LiteralResolver {
     }
 }
 
-/// The same GET as the library sends it: its headers (with a request id),
+/// The same GET as the library sends it: its headers (a one-node verify
+/// carries no request id),
 /// the agent's per-call timeout (the library adds a request-level one only
 /// when a call's deadline is nearer than that, never in this loop), a
 /// size-limited body read.
-fn raw_verify_like_library(agent: &ureq::Agent, url: &str, n: u64) -> bool {
+fn raw_verify_like_library(agent: &ureq::Agent, url: &str, _n: u64) -> bool {
     let request = ureq::http::Request::builder()
         .method("GET")
         .uri(url)
         .header("accept", "application/json")
-        .header("x-request-id", format!("{n:016x}"))
         .body(());
     let Ok(request) = request else {
         return false;
