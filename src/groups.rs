@@ -287,7 +287,14 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
                 policy: RetryPolicy::none(),
                 ..opts.clone()
             };
-            let outcomes = send(cluster, &api.create, id, &unhealthy, &once, Some(&request_id));
+            let outcomes = send(
+                cluster,
+                &api.create,
+                id,
+                &unhealthy,
+                &once,
+                Some(&request_id),
+            );
             state.absorb(cluster, &api.create, outcomes);
         }
         if state.failures.is_empty() {

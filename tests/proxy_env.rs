@@ -3,26 +3,13 @@
 //! This binary sets process environment variables, so it holds this one
 //! test only.
 
-use std::time::Duration;
+mod common;
 
 use cluster_client::testkit::TestNode;
-use cluster_client::{ClientBuilder, ClusterClient, Error, HostAddress, NodeError, RetryPolicy};
+use cluster_client::{Error, HostAddress, NodeError};
 
 /// A closed port on loopback: a proxy there refuses every connection.
 const CLOSED_PROXY: &str = "http://127.0.0.1:9";
-
-fn fast_builder(node: &TestNode) -> ClientBuilder {
-    ClusterClient::builder()
-        .hosts([node.url()])
-        .retry_policy(RetryPolicy::exponential(
-            3,
-            Duration::from_millis(5),
-            Duration::from_millis(40),
-        ))
-        .connect_timeout(Duration::from_millis(500))
-        .request_timeout(Duration::from_millis(1500))
-        .operation_timeout(Duration::from_secs(10))
-}
 
 #[test]
 fn environment_proxy_is_used_only_when_enabled() {
@@ -43,7 +30,9 @@ fn environment_proxy_is_used_only_when_enabled() {
     let host: HostAddress = node.url().parse().expect("valid host");
 
     // Default: the proxy variables are ignored, requests reach the node.
-    let direct = fast_builder(&node).build().expect("client builds");
+    let direct = common::fast_builder_for([node.url()])
+        .build()
+        .expect("client builds");
     direct
         .create_group("proxy-ignored")
         .expect("the node is reached directly");
@@ -52,7 +41,7 @@ fn environment_proxy_is_used_only_when_enabled() {
     assert!(reached >= 2, "create and verify reached the node");
 
     // Enabled: every request goes to the (closed) proxy; nothing reaches the node.
-    let proxied = fast_builder(&node)
+    let proxied = common::fast_builder_for([node.url()])
         .use_env_proxy(true)
         .build()
         .expect("client builds");

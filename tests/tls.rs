@@ -2,10 +2,12 @@
 //! makes a private cluster's self-signed certificate trusted, and a TLS
 //! certificate error is typed and final (never retried).
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use cluster_client::testkit::TlsTestNode;
-use cluster_client::{ClientBuilder, ClusterClient, Error, HostAddress, NodeError, RetryPolicy};
+use cluster_client::{ClusterClient, Error, HostAddress, NodeError};
 
 /// A self-signed certificate for `localhost`: (certificate PEM, key PEM).
 fn localhost_cert() -> (String, String) {
@@ -14,40 +16,14 @@ fn localhost_cert() -> (String, String) {
     (generated.cert.pem(), generated.signing_key.serialize_pem())
 }
 
-/// Fast settings: 3 attempts, millisecond backoff and timeouts.
-fn fast_builder(node: &TlsTestNode) -> ClientBuilder {
-    ClusterClient::builder()
-        .hosts([node.url()])
-        .retry_policy(RetryPolicy::exponential(
-            3,
-            Duration::from_millis(5),
-            Duration::from_millis(40),
-        ))
-        .connect_timeout(Duration::from_millis(500))
-        .request_timeout(Duration::from_millis(1500))
-        .operation_timeout(Duration::from_secs(10))
-}
-
-/// Polls `cond` every 5 ms until it holds or `limit` passes.
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn untrusted_certificate_is_a_final_tls_error() {
     let (cert_pem, key_pem) = localhost_cert();
     let node = TlsTestNode::start(&cert_pem, &key_pem).expect("TLS node starts");
     assert!(node.url().starts_with("https://localhost:"));
-    let client = fast_builder(&node).build().expect("client builds");
+    let client = common::fast_builder_for([node.url()])
+        .build()
+        .expect("client builds");
     let host: HostAddress = node.url().parse().expect("valid host");
 
     let err = client
@@ -79,7 +55,7 @@ fn untrusted_certificate_is_a_final_tls_error() {
 
     // The certificate error is final: one handshake with 3 attempts allowed.
     assert!(
-        wait_for(Duration::from_secs(2), || node.failed_handshakes() >= 1),
+        common::wait_for(Duration::from_secs(2), || node.failed_handshakes() >= 1),
         "the node saw no failed handshake"
     );
     std::thread::sleep(Duration::from_millis(100));
@@ -106,7 +82,7 @@ fn untrusted_certificate_is_a_final_tls_error() {
 fn trusted_custom_ca_makes_the_node_usable() {
     let (cert_pem, key_pem) = localhost_cert();
     let node = TlsTestNode::start(&cert_pem, &key_pem).expect("TLS node starts");
-    let client = fast_builder(&node)
+    let client = common::fast_builder_for([node.url()])
         .root_certificates_pem(cert_pem.as_bytes())
         .build()
         .expect("client builds");
@@ -147,7 +123,7 @@ fn certificate_name_is_verified() {
     let (cert_pem, key_pem) = localhost_cert();
     let node = TlsTestNode::start(&cert_pem, &key_pem).expect("TLS node starts");
     let url = format!("https://127.0.0.1:{}", node.port());
-    let client = fast_builder(&node)
+    let client = common::fast_builder_for([node.url()])
         .hosts([url.as_str()])
         .root_certificates_pem(cert_pem.as_bytes())
         .build()
@@ -167,7 +143,7 @@ fn certificate_name_is_verified() {
         other => panic!("expected Error::GroupOperation, got {other:?}"),
     }
     assert!(
-        wait_for(Duration::from_secs(2), || node.failed_handshakes() >= 1),
+        common::wait_for(Duration::from_secs(2), || node.failed_handshakes() >= 1),
         "the node saw no failed handshake"
     );
     std::thread::sleep(Duration::from_millis(100));

@@ -8,8 +8,17 @@ use cluster_client::{ClientBuilder, ClusterClient, RetryPolicy};
 
 /// A builder with millisecond retries and timeouts, for tests.
 pub fn fast_builder(nodes: &TestCluster) -> ClientBuilder {
+    fast_builder_for(nodes.urls())
+}
+
+/// As [`fast_builder`], for any hosts.
+pub fn fast_builder_for<I, S>(hosts: I) -> ClientBuilder
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
     ClusterClient::builder()
-        .hosts(nodes.urls())
+        .hosts(hosts)
         .retry_policy(RetryPolicy::exponential(
             3,
             Duration::from_millis(5),
