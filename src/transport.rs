@@ -321,13 +321,10 @@ fn classify(err: ureq::Error, sent: bool, limit: usize) -> NodeError {
     }
 }
 
+/// ureq reports a failed handshake as an I/O error wrapping rustls's error.
 fn is_tls_io(e: &io::Error) -> bool {
     e.get_ref()
-        .map(|inner| {
-            let s = inner.to_string();
-            s.contains("certificate") || s.contains("InvalidCertificate")
-        })
-        .unwrap_or(false)
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 /// Resolves a node's host once, not per request: an IP literal is its own
