@@ -200,8 +200,8 @@ impl ClientBuilder {
 
     /// Probe unhealthy nodes with `GET path` (any answer below 500 is up)
     /// instead of a TCP connect.
-    pub fn probe_path(mut self, path: &str) -> Self {
-        self.probe_path = Some(path.to_string());
+    pub fn probe_path(mut self, path: impl AsRef<str>) -> Self {
+        self.probe_path = Some(path.as_ref().to_string());
         self
     }
 
@@ -225,14 +225,17 @@ impl ClientBuilder {
     }
 
     /// HTTP basic authentication on every request. Never logged or shown.
-    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
-        self.basic_auth = Some((user.to_string(), Secret(password.to_string())));
+    pub fn basic_auth(mut self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
+        self.basic_auth = Some((
+            user.as_ref().to_string(),
+            Secret(password.as_ref().to_string()),
+        ));
         self
     }
 
     /// A bearer token on every request. Never logged or shown.
-    pub fn bearer_token(mut self, token: &str) -> Self {
-        self.bearer = Some(Secret(token.to_string()));
+    pub fn bearer_token(mut self, token: impl AsRef<str>) -> Self {
+        self.bearer = Some(Secret(token.as_ref().to_string()));
         self
     }
 
@@ -243,8 +246,8 @@ impl ClientBuilder {
     }
 
     /// Administration paths get the `/_db/<name>` prefix.
-    pub fn database(mut self, name: &str) -> Self {
-        self.database = Some(name.to_string());
+    pub fn database(mut self, name: impl AsRef<str>) -> Self {
+        self.database = Some(name.as_ref().to_string());
         self
     }
 
