@@ -452,7 +452,7 @@ fn five_concurrent_creates_and_deletes() {
 fn fan_out_reaches_all_eight_nodes_at_once() {
     let nodes = TestCluster::start(8).unwrap();
     for n in nodes.nodes() {
-        n.set_latency(Duration::from_millis(150));
+        n.set_latency(Duration::from_millis(400));
     }
     let client = fast_client(&nodes);
     nodes.reset_peak();

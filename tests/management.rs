@@ -227,7 +227,7 @@ fn all_nodes_down_is_an_error_naming_every_node() {
 #[test]
 fn purge_closes_idle_connections_down_to_the_minimum() {
     let nodes = TestCluster::start(1).unwrap();
-    nodes.node(0).set_latency(Duration::from_millis(100));
+    nodes.node(0).set_latency(Duration::from_millis(300));
     let client = fast_builder(&nodes)
         .max_connections_per_node(4)
         .min_connections_per_node(1)
