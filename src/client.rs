@@ -318,7 +318,7 @@ impl ClientBuilder {
             None => (2 * hosts.len()).clamp(4, 64),
         };
         let mut headers = Headers::default();
-        headers.push("accept", "application/json", false)?;
+        headers.push_static("accept", "application/json");
         if let Some((user, Secret(password))) = &self.basic_auth {
             let encoded = base64(format!("{user}:{password}").as_bytes());
             headers.push("authorization", &format!("Basic {encoded}"), true)?;
@@ -332,6 +332,7 @@ impl ClientBuilder {
             max_response_bytes: self.max_response_bytes,
             proxy_from_env: self.proxy_from_env,
             root_certs_pem: self.root_certs_pem.clone(),
+            headers,
         };
         let settings = NodeSettings {
             limits: PoolLimits {
@@ -359,7 +360,6 @@ impl ClientBuilder {
             CallDefaults {
                 policy: self.policy.clone(),
                 operation_timeout: self.operation_timeout,
-                headers,
             },
             threads,
             self.budget.unwrap_or_default(),

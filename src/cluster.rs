@@ -17,7 +17,7 @@ use crate::retry::{
     error_is_retryable, parse_retry_after, random_u64, status_is_retryable, RetryBudget,
     RetryPolicy,
 };
-use crate::transport::{Headers, Response};
+use crate::transport::Response;
 
 /// How a one-node request picks its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,8 +69,6 @@ pub(crate) struct OneNodeFailure {
 pub(crate) struct CallDefaults {
     pub policy: RetryPolicy,
     pub operation_timeout: Duration,
-    /// Headers sent with every request (authorization among them).
-    pub headers: Headers,
 }
 
 pub(crate) struct Cluster {
@@ -138,7 +136,7 @@ impl Cluster {
         }
     }
 
-    /// An operation with the client's headers, plus `X-Request-Id` if given.
+    /// An operation, with `X-Request-Id` if given.
     pub fn operation(
         &self,
         method: &str,
@@ -147,15 +145,11 @@ impl Cluster {
         idempotent: bool,
         request_id: Option<&str>,
     ) -> Operation {
-        let headers = match request_id {
-            Some(id) => self.defaults.headers.with_request_id(id),
-            None => self.defaults.headers.clone(),
-        };
         Operation {
             method: method.to_string(),
             path,
             body,
-            headers,
+            request_id: request_id.map(str::to_string),
             idempotent,
         }
     }

@@ -27,6 +27,8 @@ pub(crate) struct TransportConfig {
     pub proxy_from_env: bool,
     /// PEM text of root certificates that replace the default (WebPKI) roots.
     pub root_certs_pem: Option<Vec<u8>>,
+    /// Headers sent with every request (authorization among them).
+    pub headers: Headers,
 }
 
 /// Connection events of one node, counted where they happen.
@@ -38,55 +40,66 @@ pub(crate) struct ConnectionEvents {
     pub closed: AtomicU64,
 }
 
-/// Request headers, parsed and checked once (when the client is built) and
-/// shared by every attempt; an attempt may add its own request id.
-/// Credentials are marked sensitive. (No `Debug`: they may hold credentials.)
+/// The headers every request of the client carries, checked once when the
+/// client is built. Each slot makes its own copy, so attempts on different
+/// threads share no reference counts. (No `Debug`: they may hold credentials.)
 #[derive(Clone, Default)]
-pub(crate) struct Headers {
-    fixed: Arc<Vec<(http::HeaderName, http::HeaderValue)>>,
-    request_id: Option<http::HeaderValue>,
+pub(crate) struct Headers(Vec<(&'static str, HeaderText)>);
+
+#[derive(Clone)]
+enum HeaderText {
+    Static(&'static str),
+    Owned { text: String, secret: bool },
 }
 
 impl Headers {
+    /// Adds a header with a fixed value.
+    pub fn push_static(&mut self, name: &'static str, value: &'static str) {
+        self.0.push((name, HeaderText::Static(value)));
+    }
+
     /// Adds a header; `secret` values are marked sensitive.
     pub fn push(&mut self, name: &'static str, value: &str, secret: bool) -> Result<(), Error> {
-        let mut v = http::HeaderValue::from_str(value).map_err(|_| {
+        http::HeaderValue::from_str(value).map_err(|_| {
             Error::InvalidConfig(format!(
                 "the {name} header holds characters HTTP does not allow"
             ))
         })?;
-        v.set_sensitive(secret);
-        Arc::make_mut(&mut self.fixed).push((http::HeaderName::from_static(name), v));
+        self.0.push((
+            name,
+            HeaderText::Owned {
+                text: value.to_string(),
+                secret,
+            },
+        ));
         Ok(())
     }
 
-    /// The same headers plus `X-Request-Id` (left out if HTTP refuses the value).
-    pub fn with_request_id(&self, id: &str) -> Headers {
-        Headers {
-            fixed: self.fixed.clone(),
-            request_id: http::HeaderValue::from_str(id).ok(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.fixed.len() + usize::from(self.request_id.is_some())
-    }
-
-    fn append_to(&self, map: &mut http::HeaderMap) {
-        for (name, value) in self.fixed.iter() {
-            map.append(name.clone(), value.clone());
-        }
-        if let Some(id) = &self.request_id {
-            map.append(http::HeaderName::from_static("x-request-id"), id.clone());
-        }
+    /// A slot's own parsed copy.
+    fn parsed(&self) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        self.0
+            .iter()
+            .filter_map(|(name, text)| {
+                let value = match text {
+                    HeaderText::Static(v) => http::HeaderValue::from_static(v),
+                    HeaderText::Owned { text, secret } => {
+                        let mut v = http::HeaderValue::from_str(text).ok()?;
+                        v.set_sensitive(*secret);
+                        v
+                    }
+                };
+                Some((http::HeaderName::from_static(name), value))
+            })
+            .collect()
     }
 }
 
-/// One request: method, full URL, headers and an optional body.
+/// One request: method, full URL, an optional request id and body (the
+/// client's own headers are the slot's).
 pub(crate) struct Request<'a> {
     pub method: &'a str,
     pub url: &'a str,
-    pub headers: &'a Headers,
+    pub request_id: Option<&'a str>,
     pub body: Option<&'a [u8]>,
 }
 
@@ -107,6 +120,7 @@ pub(crate) struct NodeTransport {
     max_response_bytes: usize,
     request_timeout: Duration,
     resolver: Arc<NodeResolver>,
+    headers: Headers,
 }
 
 impl NodeTransport {
@@ -171,6 +185,7 @@ impl NodeTransport {
                 cache: parking_lot::Mutex::new(None),
                 fallback: DefaultResolver::default(),
             }),
+            headers: cfg.headers.clone(),
         })
     }
 
@@ -196,6 +211,7 @@ impl NodeTransport {
             live,
             max_response_bytes: self.max_response_bytes,
             request_timeout: self.request_timeout,
+            headers: self.headers.parsed(),
         }
     }
 }
@@ -207,6 +223,8 @@ pub(crate) struct SlotConnection {
     live: Arc<AtomicUsize>,
     max_response_bytes: usize,
     request_timeout: Duration,
+    /// This slot's own copy of the client's headers.
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 impl fmt::Debug for SlotConnection {
@@ -259,8 +277,16 @@ impl SlotConnection {
             http::Method::from_bytes(req.method.as_bytes()).map_err(http::Error::from)?;
         *request.uri_mut() = http::Uri::try_from(req.url).map_err(http::Error::from)?;
         let headers = request.headers_mut();
-        headers.reserve(req.headers.len() + 1);
-        req.headers.append_to(headers);
+        headers.reserve(self.headers.len() + 1);
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        if let Some(id) = req
+            .request_id
+            .and_then(|id| http::HeaderValue::from_str(id).ok())
+        {
+            headers.append(http::HeaderName::from_static("x-request-id"), id);
+        }
         if req.body.is_some_and(|b| !b.is_empty()) {
             headers.insert(
                 http::header::CONTENT_TYPE,

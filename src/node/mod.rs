@@ -13,9 +13,7 @@ use parking_lot::Mutex;
 
 use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
-use crate::transport::{
-    ConnectionEvents, Headers, NodeTransport, Request, Response, TransportConfig,
-};
+use crate::transport::{ConnectionEvents, NodeTransport, Request, Response, TransportConfig};
 
 use self::health::{Health, HealthState, ProbeSchedule, Transition};
 use self::pool::{ConnectionPoolMetrics, Pool, PoolLimits};
@@ -33,7 +31,8 @@ pub(crate) struct Operation {
     pub method: String,
     pub path: String,
     pub body: Option<Vec<u8>>,
-    pub headers: Headers,
+    /// `X-Request-Id`, for the requests of one saga or fan-out.
+    pub request_id: Option<String>,
     /// Applying it twice is harmless (GET, DELETE, group create).
     pub idempotent: bool,
 }
@@ -92,7 +91,7 @@ impl Node {
         let request = Request {
             method: &op.method,
             url: &url,
-            headers: &op.headers,
+            request_id: op.request_id.as_deref(),
             body: op.body.as_deref(),
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -192,7 +191,7 @@ impl Node {
                     method: "GET".to_string(),
                     path: path.clone(),
                     body: None,
-                    headers: Headers::default(),
+                    request_id: None,
                     idempotent: true,
                 };
                 let deadline = Instant::now() + self.connect_timeout * 2;
@@ -203,7 +202,7 @@ impl Node {
                 let request = Request {
                     method: &op.method,
                     url: &url,
-                    headers: &op.headers,
+                    request_id: op.request_id.as_deref(),
                     body: None,
                 };
                 matches!(lease.connection().send(&request, self.connect_timeout * 2), Ok(r) if r.status < 500)
