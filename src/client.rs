@@ -545,26 +545,13 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let method = method.to_ascii_uppercase();
-        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(Error::InvalidConfig(format!(
-                "invalid HTTP method {method:?}"
-            )));
-        }
-        if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(Error::InvalidConfig(format!(
-                "invalid request path {path:?}"
-            )));
-        }
-        let idempotent = matches!(
-            method.as_str(),
-            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS"
-        );
+        let method = checked_method(method)?;
+        checked_path(path)?;
         self.send_one(
             &method,
             path.to_string(),
             body.map(<[u8]>::to_vec),
-            idempotent,
+            is_idempotent(&method),
         )
     }
 
