@@ -466,3 +466,38 @@ fn management_lists_nodes_in_configured_order() {
     let expected: Vec<HostAddress> = (0..3).map(|i| host(&nodes, i)).collect();
     assert_eq!(client.cluster_management().nodes(), expected);
 }
+
+#[test]
+fn an_http_probe_path_brings_a_node_back() {
+    let nodes = TestCluster::start(2).unwrap();
+    let client = fast_builder(&nodes)
+        .unhealthy_after(1)
+        .probe_path("/health")
+        .basic_auth("probe-user", "probe-pass")
+        .build()
+        .unwrap();
+    nodes.node(1).go_down();
+    assert!(client.create_group("g").is_err());
+    assert_eq!(
+        client.cluster_management().unhealthy_nodes(),
+        vec![host(&nodes, 1)]
+    );
+    nodes.node(1).come_up().unwrap();
+    assert!(wait_for(Duration::from_secs(10), || {
+        nodes.node(1).count_requests_to("GET", "/health") > 0
+    }));
+    let probe = nodes
+        .node(1)
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/health")
+        .unwrap();
+    assert!(
+        probe.header("authorization").is_some(),
+        "the probe carries the client's headers"
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        let _ = client.request("GET", "/_api/version", None);
+        client.cluster_management().unhealthy_nodes().is_empty()
+    }));
+}

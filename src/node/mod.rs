@@ -187,31 +187,24 @@ impl Node {
     fn probe(&self) -> bool {
         match &self.probe_path {
             Some(path) => {
-                let op = Operation {
-                    method: "GET".to_string(),
-                    path: path.clone(),
-                    body: None,
-                    request_id: None,
-                    idempotent: true,
-                };
-                let deadline = Instant::now() + self.connect_timeout * 2;
-                let Ok(lease) = self.pool.lease(deadline) else {
+                let bound = self.connect_timeout * 2;
+                let Ok(lease) = self.pool.lease(Instant::now() + bound) else {
                     return false;
                 };
-                let url = self.address.url(&op.path);
+                let url = self.address.url(path);
                 let request = Request {
-                    method: &op.method,
+                    method: "GET",
                     url: &url,
-                    request_id: op.request_id.as_deref(),
+                    request_id: None,
                     body: None,
                 };
-                matches!(lease.connection().send(&request, self.connect_timeout * 2), Ok(r) if r.status < 500)
+                matches!(lease.connection().send(&request, bound), Ok(r) if r.status < 500)
             }
             None => {
                 // A probe's connect is a real connect to the node: count it
                 // like any other, so the metrics match what the node saw.
                 let events = &self.pool.events;
-                let up = self.socket_addrs().iter().any(|a| {
+                self.socket_addrs().iter().any(|a| {
                     match TcpStream::connect_timeout(a, self.connect_timeout) {
                         Ok(stream) => {
                             events.created.fetch_add(1, Ordering::Relaxed);
@@ -224,8 +217,7 @@ impl Node {
                             false
                         }
                     }
-                });
-                up
+                })
             }
         }
     }
