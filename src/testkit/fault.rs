@@ -21,6 +21,24 @@ pub enum Fault {
     /// Apply the operation, then answer this status (with a JSON error body)
     /// instead of the normal answer.
     ApplyThenStatus(u16),
+    /// Apply the operation, then answer this status (with a JSON error body
+    /// and a `Retry-After` header when given) instead of the normal answer:
+    /// a gateway that forwarded the request and lost the node's answer.
+    ApplyThenAnswer {
+        /// The status code to answer.
+        status: u16,
+        /// The `Retry-After` header value to send, if any.
+        retry_after: Option<String>,
+    },
+    /// Apply the operation and answer its normal status, with a body of this
+    /// many bytes (`Content-Length` set): an answer over the client's limit
+    /// whose status line still tells what happened.
+    ApplyThenHugeBody(usize),
+    /// Write exactly these bytes, then close the connection. Not applied.
+    /// (For fuzzing what the client parses: status lines, headers, bodies.)
+    Raw(Vec<u8>),
+    /// Apply the operation, then write exactly these bytes and close.
+    ApplyThenRaw(Vec<u8>),
     /// Read the request, then close the connection without any answer. Not
     /// applied.
     Drop,

@@ -578,13 +578,39 @@ impl Inner {
                     Response::error(status, u32::from(status), "injected fault"),
                 )
             }
+            Fault::ApplyThenAnswer {
+                status,
+                retry_after,
+            } => {
+                let _ = self.route(&request);
+                let mut answer = Response::error(status, u32::from(status), "injected fault");
+                if let Some(value) = retry_after {
+                    answer = answer.with_header("Retry-After", &value);
+                }
+                send(stream, answer)
+            }
+            Fault::ApplyThenHugeBody(len) => {
+                let normal = self.route(&request);
+                write_huge_body(stream, normal.status, len, keep, head_only) && keep
+            }
+            Fault::Raw(bytes) => {
+                let _ = stream.write_all(&bytes);
+                linger_close(stream);
+                false
+            }
+            Fault::ApplyThenRaw(bytes) => {
+                let _ = self.route(&request);
+                let _ = stream.write_all(&bytes);
+                linger_close(stream);
+                false
+            }
             Fault::Drop => false,
             Fault::ApplyThenDrop => {
                 let _ = self.route(&request);
                 false
             }
             Fault::Delay(d) => self.pause(conn, d) && send(stream, self.route(&request)),
-            Fault::HugeBody(len) => write_huge_body(stream, len, keep, head_only) && keep,
+            Fault::HugeBody(len) => write_huge_body(stream, 200, len, keep, head_only) && keep,
             Fault::Drip(interval) => self.drip(conn, stream, interval, keep),
             Fault::Garbage => {
                 let _ = stream.write_all(b"\x00\x01garbage\r\n\r\nthis is not HTTP\r\n");
@@ -739,8 +765,14 @@ fn accept_loop(inner: &Arc<Inner>, listener: &TcpListener, stop: &AtomicBool) {
 
 /// Writes a 200 answer whose body is `len` bytes (a JSON string when
 /// `len >= 2`), in chunks.
-fn write_huge_body(stream: &mut TcpStream, len: usize, keep: bool, head_only: bool) -> bool {
-    let head = http::head_bytes(200, "application/json", &[], len, keep);
+fn write_huge_body(
+    stream: &mut TcpStream,
+    status: u16,
+    len: usize,
+    keep: bool,
+    head_only: bool,
+) -> bool {
+    let head = http::head_bytes(status, "application/json", &[], len, keep);
     if head_only {
         return stream.write_all(&head).is_ok();
     }
