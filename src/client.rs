@@ -69,7 +69,7 @@ pub struct ClientBuilder {
     max_response_bytes: usize,
     unhealthy_after: u32,
     probe_interval: Duration,
-    probe_path: Option<String>,
+    probe_path: String,
     callbacks: Callbacks,
     basic_auth: Option<(String, Secret)>,
     bearer: Option<Secret>,
@@ -96,7 +96,7 @@ impl Default for ClientBuilder {
             max_response_bytes: 1024 * 1024,
             unhealthy_after: 3,
             probe_interval: Duration::from_secs(1),
-            probe_path: None,
+            probe_path: "/".to_string(),
             callbacks: Callbacks::default(),
             basic_auth: None,
             bearer: None,
@@ -198,10 +198,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Probe unhealthy nodes with `GET path` (any answer below 500 is up)
-    /// instead of a TCP connect.
+    /// The path unhealthy nodes are probed with: `GET path`, and any answer
+    /// below 500 makes the node healthy again (default `/`).
     pub fn probe_path(mut self, path: impl AsRef<str>) -> Self {
-        self.probe_path = Some(path.as_ref().to_string());
+        self.probe_path = path.as_ref().to_string();
         self
     }
 
@@ -281,29 +281,47 @@ impl ClientBuilder {
         if self.min_connections > self.max_connections {
             return invalid("min_connections_per_node exceeds max_connections_per_node");
         }
+        // Longer than this, a setting is a mistake, and it would overflow
+        // `Instant` arithmetic (e.g. `Duration::MAX`).
+        const LONGEST: Duration = Duration::from_secs(365 * 86_400);
         for (name, d) in [
             ("connect_timeout", self.connect_timeout),
             ("request_timeout", self.request_timeout),
             ("operation_timeout", self.operation_timeout),
             ("probe_interval", self.probe_interval),
+            (
+                "purge_unused_connections_after",
+                self.purge_after.unwrap_or(Duration::from_secs(1)),
+            ),
         ] {
             if d.is_zero() {
-                return Err(Error::InvalidConfig(format!("{name} must be above zero")));
+                return Err(Error::InvalidConfig(format!(
+                    "{name} must be above zero{}",
+                    if name.starts_with("purge") {
+                        " (or None)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            if d > LONGEST {
+                return Err(Error::InvalidConfig(format!(
+                    "{name} must be at most one year (got {d:?})"
+                )));
             }
         }
-        if self.purge_after.is_some_and(|d| d.is_zero()) {
-            return invalid("purge_unused_connections_after must be above zero (or None)");
+        if self.policy.max_delay() > LONGEST {
+            return invalid("the retry policy's max_delay must be at most one year");
         }
+        self.group_api.validate()?;
         if self.max_response_bytes == 0 {
             return invalid("max_response_bytes must be at least 1");
         }
         if self.unhealthy_after == 0 {
             return invalid("unhealthy_after must be at least 1");
         }
-        if let Some(p) = &self.probe_path {
-            if !p.starts_with('/') {
-                return invalid("probe_path must start with '/'");
-            }
+        if let Err(e) = checked_path(&self.probe_path) {
+            return Err(Error::InvalidConfig(format!("probe_path: {e}")));
         }
         if let Some(db) = &self.database {
             if groups::validate_group_id(db, false).is_err() {
@@ -347,6 +365,7 @@ impl ClientBuilder {
                 jitter: true,
             },
             probe_path: self.probe_path.clone(),
+            attempt_time: self.request_timeout.min(self.operation_timeout),
         };
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
         let nodes = hosts
@@ -371,8 +390,10 @@ impl ClientBuilder {
             tick = tick.min(p / 2);
         }
         let tick = tick.max(Duration::from_millis(1));
-        start_background(&cluster, events_rx, tick)
-            .map_err(|e| Error::InvalidConfig(format!("background thread could not start: {e}")))?;
+        start_background(&cluster, events_rx, tick).map_err(|source| Error::Os {
+            context: "the background thread could not start".to_string(),
+            source,
+        })?;
         Ok(ClusterClient {
             inner: Arc::new(Inner {
                 cluster,
@@ -586,9 +607,21 @@ impl ClusterClient {
         ));
         let outcome = cluster
             .fan_out(&[idx], op, &cluster.call_options())
-            .and_then(|mut v| v.pop())
-            .ok_or(Error::Shutdown)?;
-        match outcome.outcome {
+            .pop()
+            .map_or(Err(NodeError::Shutdown), |o| o.outcome);
+        if cluster.is_shut_down() {
+            return Err(Error::Shutdown);
+        }
+        match outcome {
+            Ok(resp) if resp.oversized => Err(Error::Request {
+                message: format!("{method} {path}: answer {} too large", resp.status),
+                attempts: vec![NodeFailure {
+                    host: host.clone(),
+                    error: NodeError::BodyTooLarge {
+                        limit: resp.body.len(),
+                    },
+                }],
+            }),
             Ok(resp) => Ok(NodeResponse {
                 host: host.clone(),
                 status: resp.status,

@@ -4,7 +4,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender};
 use parking_lot::Mutex;
@@ -14,8 +14,7 @@ use crate::error::{NodeError, NodeFailure};
 use crate::node::health::Transition;
 use crate::node::{HealthEvent, Node, Operation};
 use crate::retry::{
-    error_is_retryable, parse_retry_after, random_u64, status_is_retryable, RetryBudget,
-    RetryPolicy,
+    error_is_retryable, next_wait, random_u64, status_is_retryable, RetryBudget, RetryPolicy,
 };
 use crate::transport::Response;
 
@@ -56,9 +55,27 @@ pub(crate) struct NodeOutcome {
     pub node: usize,
     pub outcome: Result<Response, NodeError>,
     pub attempts: u32,
-    /// An earlier attempt of this call was sent and never answered.
-    pub earlier_unanswered: bool,
+    /// An earlier attempt of this call may have been applied without the
+    /// client learning it: sent and never answered, or answered 502/504.
+    pub earlier_unknown: bool,
 }
+
+/// True when an attempt may have been applied although its outcome did not
+/// say so: sent and never answered, or answered 502/504 (a gateway may
+/// have forwarded it and lost the node's answer).
+pub(crate) fn outcome_unknown(outcome: &Result<Response, NodeError>) -> bool {
+    match outcome {
+        Ok(r) => matches!(r.status, 502 | 504),
+        Err(e) => e.outcome_unknown(),
+    }
+}
+
+/// What one attempt of a fan-out does on one node.
+type AttemptFn = Arc<dyn Fn(&Node, Instant) -> Result<Response, NodeError> + Send + Sync>;
+
+/// How long a call interrupted by `shutdown()` still collects the answers of
+/// attempts in flight (their I/O is interrupted, so they end at once).
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
 /// A one-node call that got no usable answer from any node.
 pub(crate) struct OneNodeFailure {
@@ -177,6 +194,9 @@ impl Cluster {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .thread_name(|i| format!("cluster-client-fanout-{i}"))
+                    // Jobs catch their own panics; this is the last line
+                    // against rayon's default, which aborts the process.
+                    .panic_handler(|_| log::error!("a fan-out job panicked"))
                     .build()
                     .map_err(|e| e.to_string())
             })
@@ -186,168 +206,175 @@ impl Cluster {
 
     /// Sends `op` to every node in `targets` at once and retries the nodes
     /// that failed retryably, in rounds; the backoff between rounds is slept
-    /// on the caller's thread. Results come back in `targets` order.
-    /// `None` when the client shut down meanwhile.
+    /// on the caller's thread. Results come back in `targets` order. After
+    /// `shutdown()`, every node keeps what it answered; a node still waiting
+    /// for its attempt gets `Shutdown`.
     pub fn fan_out(
         &self,
         targets: &[usize],
         op: Arc<Operation>,
         opts: &CallOptions,
-    ) -> Option<Vec<NodeOutcome>> {
+    ) -> Vec<NodeOutcome> {
+        let idempotent = op.idempotent;
+        let what = format!("{} {}", op.method, op.path);
+        let attempt: AttemptFn = Arc::new(move |node, deadline| node.attempt(&op, deadline));
+        self.fan_out_with(targets, &what, idempotent, attempt, opts)
+    }
+
+    fn fan_out_with(
+        &self,
+        targets: &[usize],
+        what: &str,
+        idempotent: bool,
+        attempt: AttemptFn,
+        opts: &CallOptions,
+    ) -> Vec<NodeOutcome> {
         let mut results: Vec<NodeOutcome> = targets
             .iter()
             .map(|&node| NodeOutcome {
                 node,
-                outcome: Err(NodeError::DeadlineExceeded),
+                outcome: Err(NodeError::Shutdown),
                 attempts: 0,
-                earlier_unanswered: false,
+                earlier_unknown: false,
             })
             .collect();
         let mut pending: Vec<usize> = (0..targets.len()).collect();
         let mut round: u32 = 0;
-        while !pending.is_empty() {
-            if self.is_shut_down() {
-                return None;
-            }
+        while !pending.is_empty() && !self.is_shut_down() {
             round += 1;
             for &pos in &pending {
                 let r = &mut results[pos];
                 if r.attempts > 0 {
-                    r.earlier_unanswered |= matches!(&r.outcome, Err(e) if e.outcome_unknown());
+                    r.earlier_unknown |= outcome_unknown(&r.outcome);
                 } else if !opts.exempt_from_budget {
                     self.budget.deposit();
                 }
                 r.attempts += 1;
             }
-            let answers = self.run_round(&pending, targets, &op, opts.deadline)?;
-            for (pos, outcome) in answers {
+            for (pos, outcome) in self.run_round(&pending, targets, &attempt, opts.deadline) {
                 results[pos].outcome = outcome;
             }
+            if self.is_shut_down() {
+                break;
+            }
             // Which nodes get another attempt, and how long to wait first.
+            let backoff = opts.policy.delay_before_retry(round);
+            let now = Instant::now();
             let mut again = Vec::new();
             let mut wait = Duration::ZERO;
             for &pos in &pending {
-                let r = &mut results[pos];
-                if r.attempts >= opts.policy.max_attempts() || !retryable(&r.outcome, op.idempotent)
-                {
+                let r = &results[pos];
+                if r.attempts >= opts.policy.max_attempts() || !retryable(&r.outcome, idempotent) {
                     continue;
                 }
-                if let Ok(resp) = &r.outcome {
-                    if let Some(after) = resp
-                        .retry_after
-                        .as_deref()
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()))
-                    {
-                        let remaining = opts.deadline.saturating_duration_since(Instant::now());
-                        if after > opts.policy.max_delay() || after >= remaining {
-                            // The node asks for longer than this call may wait: give up with its answer.
-                            continue;
-                        }
-                        wait = wait.max(after);
-                    }
-                }
+                let retry_after = r
+                    .outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.retry_after.as_deref());
+                let Ok(w) = next_wait(&opts.policy, backoff, retry_after, now, opts.deadline)
+                else {
+                    // The node asks for longer than this call may wait, or no
+                    // time is left: its answer stands.
+                    continue;
+                };
                 if !opts.exempt_from_budget && !self.budget.try_withdraw() {
                     log::warn!(
-                        "retry budget exhausted: not retrying {}",
-                        self.nodes[r.node].address
+                        "retry budget exhausted: not retrying {} ({})",
+                        self.nodes[r.node].address,
+                        describe(&r.outcome)
                     );
-                    if let Err(e) = &r.outcome {
-                        log::debug!("last error on {}: {e}", self.nodes[r.node].address);
-                    }
                     continue;
                 }
+                wait = wait.max(w);
                 again.push(pos);
             }
             if again.is_empty() {
                 break;
             }
-            wait = wait.max(opts.policy.delay_before_retry(round));
-            if Instant::now() + wait >= opts.deadline {
-                log::warn!(
-                    "{} {}: no time left for a retry before the deadline",
-                    op.method,
-                    op.path
-                );
-                break;
-            }
             for &pos in &again {
                 let r = &results[pos];
                 log::warn!(
-                    "{} {}{} failed ({}), retry {} in {:?}",
-                    op.method,
+                    "{what} on {} failed ({}), retry {} in {wait:?}",
                     self.nodes[r.node].address,
-                    op.path,
                     describe(&r.outcome),
                     r.attempts,
-                    wait
                 );
             }
             if !self.sleep(wait) {
-                return None;
+                break;
             }
             pending = again;
         }
-        Some(results)
+        results
     }
 
     /// One round: one attempt on each pending node, in parallel on the
-    /// fan-out pool. `None` when the client shut down meanwhile.
+    /// fan-out pool. A panic in an attempt is that node's failure. A node
+    /// whose answer does not come by the deadline (plus a grace) gets
+    /// `DeadlineExceeded`; after `shutdown()`, `Shutdown`.
     fn run_round(
         &self,
         pending: &[usize],
         targets: &[usize],
-        op: &Arc<Operation>,
+        attempt: &AttemptFn,
         deadline: Instant,
-    ) -> Option<Vec<(usize, Result<Response, NodeError>)>> {
+    ) -> Vec<(usize, Result<Response, NodeError>)> {
         if pending.len() == 1 {
             // One node: no thread hop needed.
             let pos = pending[0];
-            let out = self.nodes[targets[pos]].attempt(op, deadline);
-            if self.is_shut_down() {
-                return None;
-            }
-            return Some(vec![(pos, out)]);
+            return vec![(pos, guarded(attempt, &self.nodes[targets[pos]], deadline))];
         }
         let pool = match self.pool() {
             Ok(p) => p,
-            Err(e) => return Some(pending.iter().map(|&p| (p, Err(e.clone()))).collect()),
+            Err(e) => return pending.iter().map(|&p| (p, Err(e.clone()))).collect(),
         };
         let (tx, rx) = crossbeam_channel::bounded(pending.len());
         for &pos in pending {
             let node = self.nodes[targets[pos]].clone();
-            let op = op.clone();
+            let attempt = attempt.clone();
             let tx = tx.clone();
             pool.spawn(move || {
-                let out = node.attempt(&op, deadline);
+                let out = guarded(&attempt, &node, deadline);
                 // The caller may have stopped waiting (deadline, shutdown).
                 let _ = tx.send((pos, out));
             });
         }
         drop(tx);
         let mut answers: Vec<(usize, Result<Response, NodeError>)> = Vec::new();
-        let wait_until = deadline + RESULT_GRACE;
+        let mut wait_until = deadline + RESULT_GRACE;
+        let mut missing = NodeError::DeadlineExceeded;
         while answers.len() < pending.len() {
             select! {
                 recv(rx) -> msg => match msg {
                     Ok(a) => answers.push(a),
                     Err(_) => break,
                 },
-                recv(self.shutdown_signal) -> _ => return None,
+                recv(self.shutdown_signal) -> _ => {
+                    // Attempts in flight are being interrupted: keep what
+                    // they still report, briefly.
+                    wait_until = wait_until.min(Instant::now() + SHUTDOWN_GRACE);
+                    missing = NodeError::Shutdown;
+                    while let Ok(a) = rx.recv_deadline(wait_until) {
+                        answers.push(a);
+                    }
+                    break;
+                },
                 default(wait_until.saturating_duration_since(Instant::now())) => break,
             }
         }
         for &pos in pending {
             if !answers.iter().any(|(p, _)| *p == pos) {
-                answers.push((pos, Err(NodeError::DeadlineExceeded)));
+                answers.push((pos, Err(missing.clone())));
             }
         }
-        Some(answers)
+        answers
     }
 
     /// The order in which a one-node call tries nodes.
     fn candidates(&self) -> Vec<usize> {
         let routable: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].is_routable())
+            .filter(|&i| self.nodes[i].is_healthy())
             .collect();
         // When every node is unhealthy they are tried anyway.
         let pool = if routable.is_empty() {
@@ -369,7 +396,8 @@ impl Cluster {
     /// next at once on a connection failure or a 503, with backoff otherwise.
     /// At most `max(max_attempts, routable nodes)` attempts are made. Any
     /// answer is returned (the last retryable one when all failed); `Err`
-    /// only when no node answered at all. `None` after shutdown.
+    /// only when no node answered at all, naming every node tried (and no
+    /// other). `None` after shutdown.
     pub fn call_one(
         &self,
         op: &Operation,
@@ -379,6 +407,7 @@ impl Cluster {
         let limit = (opts.policy.max_attempts() as usize).max(order.len());
         let mut failures: Vec<NodeFailure> = Vec::new();
         let mut last_answer: Option<(usize, Response)> = None;
+        let mut last_retry_after: Option<String> = None;
         let mut move_on_at_once = true;
         for i in 0..limit {
             if self.is_shut_down() {
@@ -387,26 +416,24 @@ impl Cluster {
             let idx = order[i % order.len()];
             if i > 0 {
                 if !opts.exempt_from_budget && !self.budget.try_withdraw() {
-                    failures.push(NodeFailure {
-                        host: self.nodes[idx].address.clone(),
-                        error: NodeError::RetryBudgetExhausted,
-                    });
+                    log::warn!(
+                        "retry budget exhausted: {} {} not tried again",
+                        op.method,
+                        op.path
+                    );
                     break;
                 }
                 if !move_on_at_once || i >= order.len() {
-                    let mut wait = opts.policy.delay_before_retry(i as u32);
-                    if let Some((_, r)) = &last_answer {
-                        if let Some(after) = r
-                            .retry_after
-                            .as_deref()
-                            .and_then(|v| parse_retry_after(v, SystemTime::now()))
-                        {
-                            wait = wait.max(after);
-                        }
-                    }
-                    if wait > opts.policy.max_delay() || Instant::now() + wait >= opts.deadline {
+                    let backoff = opts.policy.delay_before_retry(i as u32);
+                    let Ok(wait) = next_wait(
+                        &opts.policy,
+                        backoff,
+                        last_retry_after.as_deref(),
+                        Instant::now(),
+                        opts.deadline,
+                    ) else {
                         break;
-                    }
+                    };
                     if !self.sleep(wait) {
                         return None;
                     }
@@ -415,6 +442,7 @@ impl Cluster {
                 self.budget.deposit();
             }
             let node = &self.nodes[idx];
+            last_retry_after = None;
             match node.attempt(op, opts.deadline) {
                 Ok(resp) if status_is_retryable(resp.status, op.idempotent) => {
                     move_on_at_once = resp.status == 503;
@@ -425,7 +453,17 @@ impl Cluster {
                             body: body_excerpt(&resp.body),
                         },
                     });
+                    last_retry_after.clone_from(&resp.retry_after);
                     last_answer = Some((idx, resp));
+                }
+                Ok(resp) if resp.oversized => {
+                    failures.push(NodeFailure {
+                        host: node.address.clone(),
+                        error: NodeError::BodyTooLarge {
+                            limit: resp.body.len(),
+                        },
+                    });
+                    break;
                 }
                 Ok(resp) => return Some(Ok((idx, resp))),
                 Err(NodeError::Shutdown) => return None,
@@ -451,16 +489,45 @@ impl Cluster {
         })
     }
 
-    /// Periodic work of the background thread: probes and purges.
+    /// Periodic work of the background thread: starts a probe of every
+    /// unhealthy node whose probe is due (each on a thread of its own, at
+    /// most one in flight per node) and purges idle connections.
     fn maintain(&self, now: Instant) {
         for n in &self.nodes {
-            n.probe_if_due(now);
+            if n.claim_probe(now) {
+                let node = n.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("cluster-client-probe".to_string())
+                    .spawn(move || node.probe());
+                if let Err(e) = spawned {
+                    log::warn!("could not start a probe of {}: {e}", n.address);
+                    n.release_probe();
+                }
+            }
             let purged = n.purge(now);
             if purged > 0 {
                 log::debug!("purged {purged} idle connection(s) to {}", n.address);
             }
         }
     }
+}
+
+/// Runs one attempt; a panic in it becomes that node's failure.
+fn guarded(attempt: &AttemptFn, node: &Node, deadline: Instant) -> Result<Response, NodeError> {
+    catch_unwind(AssertUnwindSafe(|| attempt(node, deadline))).unwrap_or_else(|panic| {
+        let why = panic_message(panic.as_ref());
+        log::error!("an attempt on {} panicked: {why}", node.address);
+        Err(NodeError::Internal(format!("the attempt panicked: {why}")))
+    })
+}
+
+/// The text of a panic's payload, when it has one.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 fn retryable(outcome: &Result<Response, NodeError>, idempotent: bool) -> bool {
@@ -514,6 +581,10 @@ fn background_loop(
                 Err(_) => break,
             },
             recv(ticker) -> _ => {
+                // Health events first, so a callback never waits for a pass.
+                while let Ok(ev) = events.try_recv() {
+                    announce(&weak, ev);
+                }
                 let Some(cluster) = weak.upgrade() else { break };
                 if cluster.is_shut_down() {
                     break;

@@ -50,6 +50,10 @@ pub enum NodeError {
         /// What was wrong.
         reason: String,
     },
+    /// The attempt panicked inside the client (a bug): that node's failure,
+    /// never the process's. The request may have been sent.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// No connection slot of the node became free before the deadline.
     #[error("no free connection to the node before the deadline")]
     PoolTimeout,
@@ -81,7 +85,11 @@ impl NodeError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            NodeError::NoAnswer(_) | NodeError::Protocol(_) | NodeError::DeadlineExceeded
+            NodeError::NoAnswer(_)
+                | NodeError::Protocol(_)
+                | NodeError::DeadlineExceeded
+                | NodeError::Internal(_)
+                | NodeError::Shutdown
         )
     }
 
@@ -231,6 +239,16 @@ pub enum Error {
     /// The client was shut down with [`ClusterClient::shutdown`](crate::ClusterClient::shutdown).
     #[error("client shut down")]
     Shutdown,
+    /// The operating system refused what the client needs (e.g. starting
+    /// its background thread): not a setting, so not [`Error::InvalidConfig`].
+    #[error("{context}: {source}")]
+    Os {
+        /// What the client was doing.
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::address::HostAddress;
-use crate::cluster::{body_excerpt, CallOptions, Cluster, NodeOutcome};
+use crate::cluster::{body_excerpt, outcome_unknown, CallOptions, Cluster, NodeOutcome};
 use crate::error::{Error, NodeError, NodeFailure};
 use crate::retry::{random_u64, RetryPolicy};
 use crate::saga::Saga;
@@ -41,6 +41,57 @@ impl GroupEndpoint {
             done: done.to_vec(),
             unchanged: unchanged.to_vec(),
         }
+    }
+
+    /// Checks the endpoint before anything is sent: a path starting with
+    /// `/` holding `{id}` at most once (and the id reaching the node, in the
+    /// path or the JSON body), HTTP statuses only, a non-empty `done` list,
+    /// and no status both `done` and `unchanged` (the rollback rule depends
+    /// on telling them apart).
+    pub fn validate(&self, name: &str) -> Result<(), Error> {
+        let refuse = |why: String| Err(Error::InvalidConfig(format!("group_api.{name}: {why}")));
+        if self.method.is_empty()
+            || self.method.len() > 32
+            || !self.method.bytes().all(|b| b.is_ascii_alphabetic())
+        {
+            return refuse(format!("invalid HTTP method {:?}", self.method));
+        }
+        if !self.path.starts_with('/') {
+            return refuse(format!("path {:?} must start with '/'", self.path));
+        }
+        if self.path.chars().any(|c| c.is_control() || c == ' ') {
+            return refuse(format!(
+                "path {:?} holds spaces or control characters",
+                self.path
+            ));
+        }
+        match self.path.matches("{id}").count() {
+            0 if !self.json_body => {
+                return refuse(format!(
+                    "path {:?} holds no {{id}} and no JSON body is sent: the id would not reach the node",
+                    self.path
+                ))
+            }
+            0 | 1 => {}
+            _ => return refuse(format!("path {:?} holds {{id}} more than once", self.path)),
+        }
+        if self.done.is_empty() {
+            return refuse("the done list is empty".to_string());
+        }
+        if let Some(bad) = self
+            .done
+            .iter()
+            .chain(&self.unchanged)
+            .find(|s| !(100..=599).contains(*s))
+        {
+            return refuse(format!("{bad} is not an HTTP status"));
+        }
+        if let Some(both) = self.done.iter().find(|s| self.unchanged.contains(s)) {
+            return refuse(format!(
+                "status {both} is listed as both done and unchanged"
+            ));
+        }
+        Ok(())
     }
 
     fn path_for(&self, id: &str) -> String {
@@ -103,12 +154,42 @@ pub struct GroupApi {
 
 impl Default for GroupApi {
     fn default() -> Self {
+        GroupApi::reference()
+    }
+}
+
+impl GroupApi {
+    /// The reference service (the default): `POST /v1/group/` (201 created,
+    /// 409 already there), `GET /v1/group/<id>/` (200 exists, 404 missing),
+    /// `DELETE /v1/group/` (200 deleted, 404 already gone), JSON bodies
+    /// `{"groupId": "<id>"}`.
+    pub fn reference() -> Self {
         GroupApi {
             create: GroupEndpoint::new("POST", "/v1/group/", true, &[201], &[409]),
             verify: GroupEndpoint::new("GET", "/v1/group/{id}/", false, &[200], &[404]),
             delete: GroupEndpoint::new("DELETE", "/v1/group/", true, &[200], &[404]),
             allow_slash_in_id: false,
         }
+    }
+
+    /// A WebDAV store (nginx `dav_methods`): `PUT /groups/<id>` (201 created,
+    /// 204 already there), `GET` (200 exists, 404 missing), `DELETE` (204
+    /// deleted, 404 already gone), no bodies.
+    pub fn webdav() -> Self {
+        GroupApi {
+            create: GroupEndpoint::new("PUT", "/groups/{id}", false, &[201], &[204]),
+            verify: GroupEndpoint::new("GET", "/groups/{id}", false, &[200], &[404]),
+            delete: GroupEndpoint::new("DELETE", "/groups/{id}", false, &[204], &[404]),
+            allow_slash_in_id: false,
+        }
+    }
+
+    /// Checks every endpoint (see [`GroupEndpoint::validate`]); the builder
+    /// calls it, so a bad API is an [`Error::InvalidConfig`] at `build()`.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.create.validate("create")?;
+        self.verify.validate("verify")?;
+        self.delete.validate("delete")
     }
 }
 
@@ -179,8 +260,7 @@ impl fmt::Display for Failures {
     }
 }
 
-/// Sends one group operation to `targets`; `None` results (shutdown) become
-/// a `Shutdown` failure on every target, outcome unknown.
+/// Sends one group operation to `targets`.
 fn send(
     cluster: &Cluster,
     endpoint: &GroupEndpoint,
@@ -196,17 +276,7 @@ fn send(
         true,
         request_id,
     ));
-    cluster.fan_out(targets, op, opts).unwrap_or_else(|| {
-        targets
-            .iter()
-            .map(|&node| NodeOutcome {
-                node,
-                outcome: Err(NodeError::Shutdown),
-                attempts: 1,
-                earlier_unanswered: true,
-            })
-            .collect()
-    })
+    cluster.fan_out(targets, op, opts)
 }
 
 fn unexpected(status: u16, body: &[u8]) -> NodeError {
@@ -227,39 +297,32 @@ struct CreateState {
 }
 
 impl CreateState {
+    /// Sorts each node's final create outcome. The status line decides (an
+    /// answer with an oversized body included). Unknown — never deleted,
+    /// always reported — is any node where the create may have been applied
+    /// without a `done` answer saying so: sent and never answered, answered
+    /// 502/504 (a gateway may have forwarded it) or an unexpected 2xx, or
+    /// answered anything after such an attempt (a 409 then may be this
+    /// saga's own group).
     fn absorb(&mut self, cluster: &Cluster, api: &GroupEndpoint, outcomes: Vec<NodeOutcome>) {
         for o in outcomes {
             let host = cluster.nodes[o.node].address.clone();
+            let may_be_applied = match &o.outcome {
+                Ok(r) if api.done.contains(&r.status) || api.unchanged.contains(&r.status) => false,
+                Ok(r) => (200..300).contains(&r.status) || outcome_unknown(&o.outcome),
+                Err(e) => e.outcome_unknown(),
+            };
+            if o.earlier_unknown || may_be_applied {
+                self.unknown.push(o.node);
+            }
             match o.outcome {
-                Ok(r) if api.done.contains(&r.status) => {
-                    self.created.push(o.node);
-                    // An earlier attempt that went unanswered may still be
-                    // applied by the node after the rollback: report it too.
-                    if o.earlier_unanswered {
-                        self.unknown.push(o.node);
-                    }
-                }
-                Ok(r) if api.unchanged.contains(&r.status) => {
-                    // Already there: ours only if an earlier attempt of ours may have made it.
-                    if o.earlier_unanswered {
-                        self.unknown.push(o.node);
-                    }
-                }
-                Ok(r) => {
-                    if o.earlier_unanswered {
-                        self.unknown.push(o.node);
-                    }
-                    self.failures.push(NodeFailure {
-                        host,
-                        error: unexpected(r.status, &r.body),
-                    });
-                }
-                Err(e) => {
-                    if o.earlier_unanswered || e.outcome_unknown() || e == NodeError::Shutdown {
-                        self.unknown.push(o.node);
-                    }
-                    self.failures.push(NodeFailure { host, error: e });
-                }
+                Ok(r) if api.done.contains(&r.status) => self.created.push(o.node),
+                Ok(r) if api.unchanged.contains(&r.status) => {}
+                Ok(r) => self.failures.push(NodeFailure {
+                    host,
+                    error: unexpected(r.status, &r.body),
+                }),
+                Err(error) => self.failures.push(NodeFailure { host, error }),
             }
         }
     }
@@ -274,7 +337,6 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
     let request_id = new_request_id();
     let opts = cluster.call_options();
     let mut state = CreateState::default();
-    let rollback_failures = std::cell::RefCell::new(Vec::new());
     let mut saga: Saga<'_, Failures> = Saga::new(format!("create_group {id:?} [{request_id}]"));
 
     let created = saga.step("create", |comp| {
@@ -305,15 +367,11 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
         if !state.created.is_empty() {
             let targets = state.created.clone();
             let request_id = request_id.clone();
-            let rollback_failures = &rollback_failures;
             comp.push("delete where this saga created", move || {
                 let failed = rollback(cluster, api, id, &targets, &request_id);
                 if failed.is_empty() {
                     Ok(())
                 } else {
-                    rollback_failures
-                        .borrow_mut()
-                        .extend(failed.iter().cloned());
                     Err(Failures(failed))
                 }
             });
@@ -358,8 +416,11 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
             Ok(())
         }
         Err(Failures(failures)) => {
-            saga.compensate();
-            let rollback_failures = rollback_failures.into_inner();
+            let rollback_failures: Vec<NodeFailure> = saga
+                .compensate()
+                .into_iter()
+                .flat_map(|f| f.error.0)
+                .collect();
             let hosts = |idx: &[usize]| -> Vec<HostAddress> {
                 idx.iter()
                     .map(|&i| cluster.nodes[i].address.clone())

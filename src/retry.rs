@@ -123,50 +123,88 @@ pub(crate) fn status_is_retryable(status: u16, idempotent: bool) -> bool {
     }
 }
 
-/// Parses a `Retry-After` value: delta seconds or an HTTP date.
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = parse_http_date(v)?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+/// What a `Retry-After` header asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryAfter {
+    /// Wait this long (zero for a date already past).
+    After(Duration),
+    /// Longer than any wait this crate makes: a number too large for a
+    /// duration, or a date past the year 9999.
+    TooLong,
 }
 
-/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form RFC 9110 requires senders to use.
-fn parse_http_date(v: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = v.split_whitespace().collect();
-    if parts.len() != 6 || parts[5] != "GMT" {
+/// Longest `Retry-After` taken literally; anything longer is [`RetryAfter::TooLong`].
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// Parses a `Retry-After` value (delta seconds or an HTTP date) with
+/// bounds and checked arithmetic: nothing a node sends can overflow.
+/// `None` for a value that is neither (ignored, as if absent).
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<RetryAfter> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Any count of digits: too many for a u64 is simply "too long".
+        return Some(match v.parse::<u64>() {
+            Ok(secs) if Duration::from_secs(secs) <= RETRY_AFTER_CAP => {
+                RetryAfter::After(Duration::from_secs(secs))
+            }
+            _ => RetryAfter::TooLong,
+        });
+    }
+    if v.len() > 64 {
         return None;
     }
-    let day: u64 = parts[1].parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == parts[2])? as u64
-        + 1;
-    let year: u64 = parts[3].parse().ok()?;
-    let hms: Vec<u64> = parts[4]
-        .split(':')
-        .map(|x| x.parse().ok())
-        .collect::<Option<_>>()?;
-    if hms.len() != 3 || !(1..=31).contains(&day) || year < 1970 || hms[0] > 23 || hms[1] > 59 {
-        return None;
+    match httpdate::parse_http_date(v) {
+        Ok(at) => Some(match at.duration_since(now) {
+            Ok(d) if d <= RETRY_AFTER_CAP => RetryAfter::After(d),
+            Ok(_) => RetryAfter::TooLong,
+            Err(_) => RetryAfter::After(Duration::ZERO),
+        }),
+        // A well-formed date whose year has more than four digits is in the
+        // far future, not garbage.
+        Err(_) => v
+            .split_whitespace()
+            .any(|w| w.len() > 4 && w.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(RetryAfter::TooLong),
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Why a call stops retrying a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GiveUp {
+    /// The node asked (`Retry-After`) for longer than the policy's max delay
+    /// or than the call has left: its answer stands.
+    RetryAfterTooLong,
+    /// The wait would reach the call's deadline.
+    NoTimeLeft,
+}
+
+/// The one decision of the next wait, for every kind of call: the backoff,
+/// or longer when the node's `Retry-After` asks for it. Gives up when the
+/// node asks for more than the policy's max delay or the time left, or when
+/// the wait would reach the deadline. Never overflows.
+pub(crate) fn next_wait(
+    policy: &RetryPolicy,
+    backoff: Duration,
+    retry_after: Option<&str>,
+    now: Instant,
+    deadline: Instant,
+) -> Result<Duration, GiveUp> {
+    let remaining = deadline.saturating_duration_since(now);
+    let mut wait = backoff;
+    match retry_after.and_then(|v| parse_retry_after(v, SystemTime::now())) {
+        Some(RetryAfter::TooLong) => return Err(GiveUp::RetryAfterTooLong),
+        Some(RetryAfter::After(after)) => {
+            if after > policy.max_delay() || after >= remaining {
+                return Err(GiveUp::RetryAfterTooLong);
+            }
+            wait = wait.max(after);
+        }
+        None => {}
+    }
+    if wait >= remaining {
+        return Err(GiveUp::NoTimeLeft);
+    }
+    Ok(wait)
 }
 
 /// A client-wide limit on retries, in the spirit of Finagle's retry budget:
@@ -334,14 +372,87 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        let after = |s| Some(RetryAfter::After(Duration::from_secs(s)));
+        assert_eq!(parse_retry_after(" 7 ", now), after(7));
         // 784111777 is Sun, 06 Nov 1994 08:49:37 GMT.
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
-            Some(Duration::from_secs(10))
+            after(10)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:27 GMT", now),
+            after(0)
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+    }
+
+    #[test]
+    fn absurd_retry_after_values_are_too_long_never_a_panic() {
+        let now = SystemTime::now();
+        let too_long = Some(RetryAfter::TooLong);
+        for v in [
+            "Sun, 06 Nov 300000000000 08:49:37 GMT",
+            "Sun, 06 Nov 99999 08:49:37 GMT",
+            "99999999999999999999",
+            "18446744073709551615",
+            "315360001",
+        ] {
+            assert_eq!(parse_retry_after(v, now), too_long, "{v}");
+        }
+        assert_eq!(parse_retry_after(&"9".repeat(10_000), now), too_long);
+        assert_eq!(parse_retry_after(&"x".repeat(10_000), now), None);
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            too_long
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 32 Jan 2020 08:49:37 GMT", now),
+            None
+        );
+    }
+
+    #[test]
+    fn next_wait_takes_the_longer_of_backoff_and_retry_after_and_gives_up_on_too_long() {
+        let p = RetryPolicy::exponential(3, Duration::from_millis(10), Duration::from_secs(2));
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(5);
+        let ms = Duration::from_millis;
+        assert_eq!(next_wait(&p, ms(10), None, now, deadline), Ok(ms(10)));
+        assert_eq!(
+            next_wait(&p, ms(10), Some("1"), now, deadline),
+            Ok(ms(1000))
+        );
+        assert_eq!(next_wait(&p, ms(10), Some("0"), now, deadline), Ok(ms(10)));
+        assert_eq!(
+            next_wait(&p, ms(10), Some("junk"), now, deadline),
+            Ok(ms(10))
+        );
+        for v in [
+            "3",
+            "99999999999999999999",
+            "Sun, 06 Nov 300000000000 08:49:37 GMT",
+        ] {
+            assert_eq!(
+                next_wait(&p, ms(10), Some(v), now, deadline),
+                Err(GiveUp::RetryAfterTooLong),
+                "{v}"
+            );
+        }
+        let close = now + ms(500);
+        assert_eq!(
+            next_wait(&p, ms(10), Some("1"), now, close),
+            Err(GiveUp::RetryAfterTooLong)
+        );
+        assert_eq!(
+            next_wait(&p, ms(600), None, now, close),
+            Err(GiveUp::NoTimeLeft)
+        );
+        assert_eq!(
+            next_wait(&p, ms(10), None, close, now),
+            Err(GiveUp::NoTimeLeft)
+        );
     }
 
     #[test]

@@ -57,9 +57,31 @@ pub struct CompensationFailure<E> {
 ///
 /// Run steps with [`Saga::step`]; when one fails, call [`Saga::compensate`]
 /// to undo what the earlier steps did (in reverse order; every compensation
-/// runs even if one fails, and the failures are returned). Dropping a saga
-/// without calling [`Saga::compensate`] discards its compensations.
-pub struct Saga<'a, E> {
+/// runs even if one fails, and the failures are returned). Call
+/// [`Saga::complete`] when every step succeeded.
+///
+/// **A saga dropped without `complete()` or `compensate()`** — a `?` that
+/// returned early, or a panic unwinding through it, a panicking step
+/// included — runs its compensations in `Drop` (in reverse order, each
+/// inside `catch_unwind`) and logs at `error`: nothing a step did is left
+/// behind silently.
+///
+/// ```
+/// use cluster_client::Saga;
+///
+/// let undone = std::cell::Cell::new(false);
+/// let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+///     let mut saga: Saga<'_, String> = Saga::new("demo");
+///     saga.step("reserve", |comp| {
+///         comp.push("release", || { undone.set(true); Ok(()) });
+///         Ok(())
+///     }).unwrap();
+///     saga.step("charge", |_| -> Result<(), String> { panic!("bug in a step") })
+/// }));
+/// assert!(result.is_err());
+/// assert!(undone.get(), "the unwinding saga ran its compensation");
+/// ```
+pub struct Saga<'a, E: fmt::Display> {
     name: String,
     compensations: Compensations<'a, E>,
 }
@@ -95,9 +117,15 @@ impl<'a, E: fmt::Display> Saga<'a, E> {
 
     /// Runs every registered compensation in reverse order and returns the
     /// ones that failed.
-    pub fn compensate(self) -> Vec<CompensationFailure<E>> {
+    #[must_use = "the compensations that failed left something behind"]
+    pub fn compensate(mut self) -> Vec<CompensationFailure<E>> {
+        self.run_compensations()
+    }
+
+    fn run_compensations(&mut self) -> Vec<CompensationFailure<E>> {
+        let list = std::mem::take(&mut self.compensations.list);
         let mut failures = Vec::new();
-        for (name, undo) in self.compensations.list.into_iter().rev() {
+        for (name, undo) in list.into_iter().rev() {
             log::info!("saga {}: compensating {name}", self.name);
             if let Err(error) = undo() {
                 log::error!("saga {}: compensation {name} failed: {error}", self.name);
@@ -108,12 +136,43 @@ impl<'a, E: fmt::Display> Saga<'a, E> {
     }
 
     /// Ends the saga successfully, dropping its compensations.
-    pub fn complete(self) {
+    pub fn complete(mut self) {
+        self.compensations.list.clear();
         log::debug!("saga {} completed", self.name);
     }
 }
 
-impl<E> fmt::Debug for Saga<'_, E> {
+impl<E: fmt::Display> Drop for Saga<'_, E> {
+    fn drop(&mut self) {
+        if self.compensations.list.is_empty() {
+            return;
+        }
+        log::error!(
+            "saga {} dropped without complete() or compensate(){}: running its {} compensation(s)",
+            self.name,
+            if std::thread::panicking() {
+                " while a panic unwinds"
+            } else {
+                ""
+            },
+            self.compensations.len()
+        );
+        let list = std::mem::take(&mut self.compensations.list);
+        for (name, undo) in list.into_iter().rev() {
+            // A compensation that panics while a panic unwinds would abort
+            // the process: each runs inside `catch_unwind`.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(undo)) {
+                Ok(Ok(())) => log::error!("saga {}: compensated {name} on drop", self.name),
+                Ok(Err(error)) => {
+                    log::error!("saga {}: compensation {name} failed: {error}", self.name);
+                }
+                Err(_) => log::error!("saga {}: compensation {name} panicked", self.name),
+            }
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Debug for Saga<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Saga")
             .field("name", &self.name)
@@ -161,5 +220,65 @@ mod tests {
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].name, "undo b");
         assert_eq!(failures[0].error, "b stuck");
+    }
+
+    #[test]
+    fn a_dropped_saga_runs_its_compensations_and_a_completed_one_does_not() {
+        let order = RefCell::new(Vec::new());
+        {
+            let mut saga: Saga<'_, String> = Saga::new("dropped");
+            saga.step("a", |c| {
+                c.push("undo a", || {
+                    order.borrow_mut().push("a");
+                    Ok(())
+                });
+                c.push("undo b", || panic!("a compensation panics"));
+                c.push("undo c", || {
+                    order.borrow_mut().push("c");
+                    Err("c stuck".to_string())
+                });
+                Ok(())
+            })
+            .unwrap();
+        }
+        // Every compensation ran, in reverse, past the failing and the panicking one.
+        assert_eq!(*order.borrow(), vec!["c", "a"]);
+        order.borrow_mut().clear();
+        let mut saga: Saga<'_, String> = Saga::new("completed");
+        saga.step("a", |c| {
+            c.push("undo a", || {
+                order.borrow_mut().push("a");
+                Ok(())
+            });
+            Ok(())
+        })
+        .unwrap();
+        saga.complete();
+        assert!(order.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_panicking_step_unwinds_through_the_saga_and_compensates() {
+        let order = RefCell::new(Vec::new());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut saga: Saga<'_, String> = Saga::new("panics");
+            saga.step("a", |c| {
+                c.push("undo a", || {
+                    order.borrow_mut().push("a");
+                    Ok(())
+                });
+                Ok(())
+            })
+            .unwrap();
+            let _: Result<(), String> = saga.step("b", |c| {
+                c.push("undo b (partial)", || {
+                    order.borrow_mut().push("b");
+                    Ok(())
+                });
+                panic!("a step panics")
+            });
+        }));
+        assert!(r.is_err());
+        assert_eq!(*order.borrow(), vec!["b", "a"]);
     }
 }

@@ -3,7 +3,7 @@
 //! connector, so the node's metrics see every real connect and close.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,12 +103,25 @@ pub(crate) struct Request<'a> {
     pub body: Option<&'a [u8]>,
 }
 
-/// An answer, its body read to the end.
+/// An answer, its body read to the end or to the size limit.
 #[derive(Debug, Clone)]
 pub(crate) struct Response {
     pub status: u16,
     pub retry_after: Option<String>,
+    /// The body, at most `max_response_bytes` of it.
     pub body: Vec<u8>,
+    /// The body was longer than `max_response_bytes`: `body` holds its
+    /// start, and the connection was closed instead of reused. The status
+    /// line still tells what the node did.
+    pub oversized: bool,
+}
+
+/// A failed send: what went wrong, and whether a timeout ended it.
+#[derive(Debug, Clone)]
+pub(crate) struct SendFailure {
+    pub error: NodeError,
+    /// A timeout (connect or the attempt's own) ended the attempt.
+    pub timed_out: bool,
 }
 
 /// What a node's connections are made from: the agent configuration and a
@@ -257,16 +270,17 @@ impl SlotConnection {
 
     /// Sends one request and reads the whole answer, within `timeout`
     /// (never more than the configured request timeout).
-    pub fn send(&self, req: &Request<'_>, timeout: Duration) -> Result<Response, NodeError> {
+    pub fn send(&self, req: &Request<'_>, timeout: Duration) -> Result<Response, SendFailure> {
         self.sent.store(false, Ordering::Relaxed);
         let timeout = timeout.min(self.request_timeout);
         let result = self.send_inner(req, timeout);
-        result.map_err(|e| {
-            classify(
+        result.map_err(|e| SendFailure {
+            timed_out: matches!(e, ureq::Error::Timeout(_)),
+            error: classify(
                 e,
                 self.sent.load(Ordering::Relaxed),
                 self.max_response_bytes,
-            )
+            ),
         })
     }
 
@@ -318,15 +332,26 @@ impl SlotConnection {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
+        // Read one byte past the limit to tell "exactly the limit" from
+        // "over it". An oversized body is not drained: dropping the reader
+        // before the end closes the connection instead of reusing it.
+        let limit = self.max_response_bytes;
+        let mut body = Vec::with_capacity(limit.min(8 * 1024));
+        response
             .body_mut()
-            .with_config()
-            .limit(self.max_response_bytes as u64)
-            .read_to_vec()?;
+            .as_reader()
+            .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+            .read_to_end(&mut body)
+            .map_err(ureq::Error::from)?;
+        let oversized = body.len() > limit;
+        if oversized {
+            body.truncate(limit);
+        }
         Ok(Response {
             status,
             retry_after,
             body,
+            oversized,
         })
     }
 }

@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 pub(crate) enum HealthState {
     /// Serving; `consecutive_failures` counts failed attempts in a row.
     Healthy,
-    /// Failed too often; probed by the background thread at `next_probe`.
+    /// Failed too often; probed by the background thread at `next_probe`
+    /// until a probe gets an answer below 500.
     Unhealthy,
-    /// A probe succeeded; the next attempt decides.
-    HalfOpen,
 }
 
 /// A change worth telling the user about.
@@ -51,6 +50,7 @@ impl Health {
         }
     }
 
+    #[cfg(test)]
     pub fn state(&self) -> HealthState {
         self.state
     }
@@ -67,7 +67,7 @@ impl Health {
         self.next_probe = None;
         match self.state {
             HealthState::Healthy => None,
-            HealthState::Unhealthy | HealthState::HalfOpen => {
+            HealthState::Unhealthy => {
                 self.state = HealthState::Healthy;
                 Some(Transition::BecameHealthy)
             }
@@ -84,14 +84,7 @@ impl Health {
                 self.schedule_probe(now);
                 Some(Transition::BecameUnhealthy)
             }
-            HealthState::Healthy => None,
-            HealthState::HalfOpen => {
-                // The deciding attempt failed: unhealthy again at once, probed later.
-                self.state = HealthState::Unhealthy;
-                self.schedule_probe(now);
-                None
-            }
-            HealthState::Unhealthy => None,
+            HealthState::Healthy | HealthState::Unhealthy => None,
         }
     }
 
@@ -100,16 +93,18 @@ impl Health {
         self.state == HealthState::Unhealthy && self.next_probe.is_some_and(|t| now >= t)
     }
 
-    /// The outcome of a probe.
-    pub fn record_probe(&mut self, ok: bool, now: Instant) {
+    /// The outcome of a probe: an answer below 500 makes the node healthy
+    /// again (so an idle client recovers by itself); a failure schedules
+    /// the next probe, further off.
+    pub fn record_probe(&mut self, ok: bool, now: Instant) -> Option<Transition> {
         if self.state != HealthState::Unhealthy {
-            return;
+            return None;
         }
         if ok {
-            self.state = HealthState::HalfOpen;
-            self.next_probe = None;
+            self.record_success()
         } else {
             self.schedule_probe(now);
+            None
         }
     }
 
@@ -183,25 +178,31 @@ mod tests {
         h.record_probe(false, t3);
         // Capped.
         assert_eq!(h.next_probe(), Some(t3 + Duration::from_secs(4)));
-        h.record_probe(true, t3 + Duration::from_secs(4));
-        assert_eq!(h.state(), HealthState::HalfOpen);
-        assert!(!h.is_healthy());
+        assert_eq!(
+            h.record_probe(true, t3 + Duration::from_secs(4)),
+            Some(Transition::BecameHealthy)
+        );
+        assert!(h.is_healthy());
+        assert!(!h.probe_due(t3 + Duration::from_secs(60)));
     }
 
     #[test]
-    fn half_open_is_decided_by_the_next_attempt() {
+    fn a_successful_probe_heals_at_once_and_resets_the_schedule() {
         let t0 = Instant::now();
         let mut h = health();
         for _ in 0..3 {
             h.record_failure(t0);
         }
-        h.record_probe(true, t0);
-        // One failure in half-open: unhealthy again at once, no new event.
-        assert_eq!(h.record_failure(t0), None);
-        assert_eq!(h.state(), HealthState::Unhealthy);
-        h.record_probe(true, t0);
-        assert_eq!(h.record_success(), Some(Transition::BecameHealthy));
-        assert!(h.is_healthy());
+        h.record_probe(false, t0);
+        assert_eq!(h.record_probe(true, t0), Some(Transition::BecameHealthy));
+        assert_eq!(h.state(), HealthState::Healthy);
+        // A probe result arriving after the node healed changes nothing.
+        assert_eq!(h.record_probe(true, t0), None);
+        // Failing again starts from the first probe delay, not the doubled one.
+        for _ in 0..3 {
+            h.record_failure(t0);
+        }
+        assert_eq!(h.next_probe(), Some(t0 + Duration::from_secs(1)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 pub(crate) mod health;
 pub(crate) mod pool;
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
 use crate::transport::{ConnectionEvents, NodeTransport, Request, Response, TransportConfig};
 
-use self::health::{Health, HealthState, ProbeSchedule, Transition};
+use self::health::{Health, ProbeSchedule, Transition};
 use self::pool::{ConnectionPoolMetrics, Pool, PoolLimits};
 
 /// A health change of node `node`, for the background thread to announce.
@@ -41,7 +41,10 @@ pub(crate) struct NodeSettings {
     pub limits: PoolLimits,
     pub unhealthy_after: u32,
     pub probe: ProbeSchedule,
-    pub probe_path: Option<String>,
+    /// `GET` this path to probe an unhealthy node.
+    pub probe_path: String,
+    /// `min(request_timeout, operation_timeout)`.
+    pub attempt_time: Duration,
 }
 
 pub(crate) struct Node {
@@ -53,8 +56,14 @@ pub(crate) struct Node {
     /// then has nothing to record, and skips the health lock.
     clean: AtomicBool,
     events: Sender<HealthEvent>,
-    probe_path: Option<String>,
-    connect_timeout: Duration,
+    probe_path: String,
+    /// Bound on one probe (connect and answer).
+    probe_timeout: Duration,
+    /// A probe is in flight (at most one per node).
+    probing: AtomicBool,
+    /// The time a first attempt of a call gets: `min(request_timeout,
+    /// operation_timeout)`. An attempt given less was cut short by its call.
+    attempt_time: Duration,
 }
 
 impl Node {
@@ -76,14 +85,24 @@ impl Node {
             clean: AtomicBool::new(true),
             events,
             probe_path: settings.probe_path.clone(),
-            connect_timeout: transport.connect_timeout,
+            probe_timeout: transport
+                .connect_timeout
+                .saturating_add(transport.request_timeout)
+                .min(settings.attempt_time.saturating_mul(2)),
+            probing: AtomicBool::new(false),
+            attempt_time: settings.attempt_time,
         })
     }
 
     /// One attempt: lease a slot, send, give the slot back, record the outcome.
+    ///
+    /// An attempt the client cut short itself — its time shortened by the
+    /// call's deadline (after waiting for a slot or for earlier attempts) and
+    /// then run out, or interrupted by `shutdown()` — is not the node's
+    /// fault: it returns `DeadlineExceeded` / `Shutdown` and counts in
+    /// neither the node's health nor its metrics.
     pub fn attempt(&self, op: &Operation, deadline: Instant) -> Result<Response, NodeError> {
-        let now = Instant::now();
-        if now >= deadline {
+        if Instant::now() >= deadline {
             return Err(NodeError::DeadlineExceeded);
         }
         let lease = self.pool.lease(deadline)?;
@@ -95,31 +114,61 @@ impl Node {
             body: op.body.as_deref(),
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
+        let cut_short = remaining < self.attempt_time;
         let result = lease.connection().send(&request, remaining);
         drop(lease);
-        match &result {
-            Ok(r) if r.status < 500 => {
+        match result {
+            Ok(r) if r.status < 500 && !r.oversized => {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
                 self.pool.executed.fetch_add(1, Ordering::Relaxed);
                 self.record_success();
+                Ok(r)
             }
             Ok(r) => {
-                log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
+                log::debug!(
+                    "{} {}{} -> {}{}",
+                    op.method,
+                    self.address,
+                    op.path,
+                    r.status,
+                    if r.oversized {
+                        " (body over the limit)"
+                    } else {
+                        ""
+                    }
+                );
                 self.pool
                     .executed_with_error
                     .fetch_add(1, Ordering::Relaxed);
                 self.record_failure();
+                Ok(r)
             }
-            Err(NodeError::Shutdown) => {}
-            Err(e) => {
-                log::debug!("{} {}{} failed: {e}", op.method, self.address, op.path);
+            Err(_) if self.pool.is_shut() => Err(NodeError::Shutdown),
+            Err(f) if f.timed_out && cut_short => {
+                log::debug!(
+                    "{} {}{}: the call's deadline cut the attempt short ({:?} left)",
+                    op.method,
+                    self.address,
+                    op.path,
+                    remaining
+                );
+                Err(NodeError::DeadlineExceeded)
+            }
+            Err(f) => {
+                log::debug!(
+                    "{} {}{} failed: {}",
+                    op.method,
+                    self.address,
+                    op.path,
+                    f.error
+                );
                 self.pool
                     .executed_with_error
                     .fetch_add(1, Ordering::Relaxed);
                 self.record_failure();
+                Err(f.error)
             }
         }
-        result
     }
 
     fn record_success(&self) {
@@ -165,33 +214,25 @@ impl Node {
         self.health.lock().is_healthy()
     }
 
-    /// True when routing may use the node: healthy, or half-open (a trial attempt).
-    pub fn is_routable(&self) -> bool {
-        self.health.lock().state() != HealthState::Unhealthy
+    /// Whether the background thread should start a probe now: the node is
+    /// unhealthy, its probe is due and none is in flight. Marks one in flight.
+    pub fn claim_probe(&self, now: Instant) -> bool {
+        self.health.lock().probe_due(now) && !self.probing.swap(true, Ordering::AcqRel)
     }
 
-    /// Probes the node if it is unhealthy and its probe is due.
-    pub fn probe_if_due(&self, now: Instant) {
-        if !self.health.lock().probe_due(now) {
-            return;
-        }
-        let ok = self.probe();
-        log::debug!(
-            "probe of {}: {}",
-            self.address,
-            if ok { "up" } else { "down" }
-        );
-        self.health.lock().record_probe(ok, Instant::now());
+    /// Gives back a claimed probe that could not start.
+    pub fn release_probe(&self) {
+        self.probing.store(false, Ordering::Release);
     }
 
-    fn probe(&self) -> bool {
-        match &self.probe_path {
-            Some(path) => {
-                let bound = self.connect_timeout * 2;
-                let Ok(lease) = self.pool.lease(Instant::now() + bound) else {
-                    return false;
-                };
-                let url = self.address.url(path);
+    /// Probes the node (`GET probe_path`; any answer below 500 is up) and
+    /// records the outcome; called after [`Node::claim_probe`], on a thread
+    /// of its own so no probe delays another, the purge or the callbacks.
+    pub fn probe(&self) {
+        let bound = self.probe_timeout;
+        let up = match self.pool.lease(Instant::now() + bound) {
+            Ok(lease) => {
+                let url = self.address.url(&self.probe_path);
                 let request = Request {
                     method: "GET",
                     url: &url,
@@ -200,36 +241,21 @@ impl Node {
                 };
                 matches!(lease.connection().send(&request, bound), Ok(r) if r.status < 500)
             }
-            None => {
-                // A probe's connect is a real connect to the node: count it
-                // like any other, so the metrics match what the node saw.
-                let events = &self.pool.events;
-                self.socket_addrs().iter().any(|a| {
-                    match TcpStream::connect_timeout(a, self.connect_timeout) {
-                        Ok(stream) => {
-                            events.created.fetch_add(1, Ordering::Relaxed);
-                            drop(stream);
-                            events.closed.fetch_add(1, Ordering::Relaxed);
-                            true
-                        }
-                        Err(_) => {
-                            events.created_with_error.fetch_add(1, Ordering::Relaxed);
-                            false
-                        }
-                    }
-                })
-            }
+            Err(_) => false,
+        };
+        log::debug!(
+            "probe of {}: {}",
+            self.address,
+            if up { "up" } else { "down" }
+        );
+        let t = self.health.lock().record_probe(up, Instant::now());
+        if up {
+            self.clean.store(true, Ordering::Relaxed);
         }
-    }
-
-    fn socket_addrs(&self) -> Vec<SocketAddr> {
-        if let Some(ip) = self.address.ip() {
-            return vec![SocketAddr::new(ip, self.address.port())];
+        self.probing.store(false, Ordering::Release);
+        if let Some(t) = t {
+            self.announce(t);
         }
-        (self.address.host(), self.address.port())
-            .to_socket_addrs()
-            .map(|it| it.collect())
-            .unwrap_or_default()
     }
 
     pub fn purge(&self, now: Instant) -> usize {

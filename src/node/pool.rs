@@ -243,6 +243,11 @@ impl Pool {
         closed
     }
 
+    /// True after [`Pool::shutdown`].
+    pub fn is_shut(&self) -> bool {
+        self.state.lock().shut
+    }
+
     /// Refuses new leases, closes idle connections and interrupts the ones in use.
     pub fn shutdown(&self) {
         let (idle, lent) = {
