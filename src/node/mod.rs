@@ -114,7 +114,9 @@ impl Node {
             body: op.body.as_deref(),
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let cut_short = remaining < self.attempt_time;
+        // Shortened by more than a tenth (waiting for a slot, earlier
+        // attempts and backoff): the deadline, not the node, limits it.
+        let cut_short = remaining.saturating_add(self.attempt_time / 10) < self.attempt_time;
         let result = lease.connection().send(&request, remaining);
         drop(lease);
         match result {
