@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
 use crate::error::Error;
 
 /// The address of one node: scheme, host and port, normalised.
@@ -262,6 +264,46 @@ impl TryFrom<&str> for HostAddress {
     }
 }
 
+/// Checks a group id before anything is sent: 1 to 255 bytes, no control
+/// characters, not `.` or `..`, no `/` or `\` (unless allowed).
+pub(crate) fn validate_group_id(id: &str, allow_slash: bool) -> Result<(), Error> {
+    let refuse = |reason: &str| {
+        let shown: String = id.chars().take(64).collect();
+        Err(Error::InvalidGroupId {
+            id: shown,
+            reason: reason.to_string(),
+        })
+    };
+    if id.is_empty() {
+        return refuse("empty");
+    }
+    if id.len() > 255 {
+        return refuse("longer than 255 bytes");
+    }
+    if id.chars().any(char::is_control) {
+        return refuse("contains control characters");
+    }
+    if id == "." || id == ".." {
+        return refuse("'.' and '..' are path segments, not ids");
+    }
+    if !allow_slash && (id.contains('/') || id.contains('\\')) {
+        return refuse("contains '/' or '\\' (servers may decode %2F before routing)");
+    }
+    Ok(())
+}
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a path segment (an id, a database name).
+pub(crate) fn encode_segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,5 +366,25 @@ mod tests {
         ));
         let l = HostAddress::parse_list("http://a:1, http://b:2,").unwrap();
         assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\u{0}b", "tab\there"] {
+            assert!(validate_group_id(bad, false).is_err(), "{bad:?}");
+        }
+        assert!(validate_group_id(&"x".repeat(256), false).is_err());
+        assert!(validate_group_id(&"x".repeat(255), false).is_ok());
+        assert!(validate_group_id("a/b", true).is_ok());
+        for good in ["example-group", "a b", "ü", "%2F", "a?b#c", "..."] {
+            assert!(validate_group_id(good, false).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(encode_segment("a b/%?#"), "a%20b%2F%25%3F%23");
+        assert_eq!(encode_segment("ü"), "%C3%BC");
     }
 }

@@ -4,16 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::address::HostAddress;
-use crate::client::ClusterClient;
-use crate::cluster::body_excerpt;
-use crate::error::Error;
-use crate::groups::encode_segment;
+use crate::address::{encode_segment, HostAddress};
+use crate::cluster::Cluster;
+use crate::error::{body_excerpt, Error};
 
 /// A server's role in an ArangoDB deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,7 +152,7 @@ pub struct ServerMaintenance {
     pub until: Option<String>,
 }
 
-/// Cluster administration, from [`ClusterClient::cluster`].
+/// Cluster administration, from [`ClusterClient::cluster`](crate::ClusterClient::cluster).
 ///
 /// ```
 /// use cluster_client::testkit::TestCluster;
@@ -170,29 +169,36 @@ pub struct ServerMaintenance {
 /// ```
 #[derive(Clone)]
 pub struct ClusterAdmin {
-    client: ClusterClient,
+    cluster: Arc<Cluster>,
+    database: Option<String>,
 }
 
 impl fmt::Debug for ClusterAdmin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClusterAdmin")
-            .field("client", &self.client)
+            .field(
+                "nodes",
+                &self
+                    .cluster
+                    .nodes
+                    .iter()
+                    .map(|n| n.address.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("database", &self.database)
             .finish()
     }
 }
 
-impl ClusterClient {
-    /// Cluster administration (ArangoDB coordinator API) over this client's nodes.
-    pub fn cluster(&self) -> ClusterAdmin {
-        ClusterAdmin {
-            client: self.clone(),
-        }
-    }
-}
-
 impl ClusterAdmin {
+    /// Administration over `cluster`'s nodes; paths get the `/_db/<name>`
+    /// prefix when a database is given.
+    pub(crate) fn new(cluster: Arc<Cluster>, database: Option<String>) -> Self {
+        ClusterAdmin { cluster, database }
+    }
+
     fn path(&self, p: &str) -> String {
-        match &self.client.inner().database {
+        match &self.database {
             Some(db) => format!("/_db/{}{p}", encode_segment(db)),
             None => p.to_string(),
         }
@@ -202,7 +208,7 @@ impl ClusterAdmin {
     /// error bodies, non-2xx statuses and malformed JSON are typed errors.
     fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Answer, Error> {
         let path = self.path(path);
-        let resp = self.client.send_one(method, path.clone(), body, true)?;
+        let resp = self.cluster.request_one(method, path.clone(), body, true)?;
         let parsed: Result<Value, _> = serde_json::from_slice(&resp.body);
         if let Ok(v) = &parsed {
             if v.get("error").and_then(Value::as_bool) == Some(true) {

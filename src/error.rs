@@ -71,6 +71,12 @@ pub enum NodeError {
     Shutdown,
 }
 
+/// The start of a body as text, for error messages.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
 fn body_suffix(body: &str) -> String {
     if body.is_empty() {
         String::new()

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::address::HostAddress;
-use crate::cluster::{body_excerpt, outcome_unknown, CallOptions, Cluster, NodeOutcome};
-use crate::error::{Error, NodeError, NodeFailure};
+use crate::address::{encode_segment, validate_group_id};
+use crate::cluster::{outcome_unknown, CallOptions, Cluster, NodeOutcome};
+use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
+use crate::node::Answer;
 use crate::retry::{random_u64, RetryPolicy};
 use crate::saga::Saga;
-use crate::transport::Response;
 
 /// One group operation on the wire: method, path, body, and which answers
 /// mean what.
@@ -102,7 +103,7 @@ impl GroupEndpoint {
         while let Some(i) = rest.find('{') {
             out.push_str(&rest[..i]);
             if rest[i..].starts_with(MARK) {
-                push_encoded(&mut out, id);
+                out.push_str(&encode_segment(id));
                 rest = &rest[i + MARK.len()..];
             } else {
                 out.push('{');
@@ -190,54 +191,6 @@ impl GroupApi {
         self.create.validate("create")?;
         self.verify.validate("verify")?;
         self.delete.validate("delete")
-    }
-}
-
-/// Checks a group id before anything is sent: 1 to 255 bytes, no control
-/// characters, not `.` or `..`, no `/` or `\` (unless allowed).
-pub(crate) fn validate_group_id(id: &str, allow_slash: bool) -> Result<(), Error> {
-    let refuse = |reason: &str| {
-        let shown: String = id.chars().take(64).collect();
-        Err(Error::InvalidGroupId {
-            id: shown,
-            reason: reason.to_string(),
-        })
-    };
-    if id.is_empty() {
-        return refuse("empty");
-    }
-    if id.len() > 255 {
-        return refuse("longer than 255 bytes");
-    }
-    if id.chars().any(char::is_control) {
-        return refuse("contains control characters");
-    }
-    if id == "." || id == ".." {
-        return refuse("'.' and '..' are path segments, not ids");
-    }
-    if !allow_slash && (id.contains('/') || id.contains('\\')) {
-        return refuse("contains '/' or '\\' (servers may decode %2F before routing)");
-    }
-    Ok(())
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-pub(crate) fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    push_encoded(&mut out, s);
-    out
-}
-
-fn push_encoded(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
-        }
     }
 }
 
@@ -557,7 +510,7 @@ pub(crate) fn verify_group_everywhere(
 }
 
 /// What a verify answer says: holds, does not hold, or no usable answer.
-fn presence(api: &GroupApi, outcome: Result<Response, NodeError>) -> Result<bool, NodeError> {
+fn presence(api: &GroupApi, outcome: Result<Answer, NodeError>) -> Result<bool, NodeError> {
     match outcome {
         Ok(r) if api.verify.done.contains(&r.status) => Ok(true),
         Ok(r) if api.verify.unchanged.contains(&r.status) => Ok(false),
@@ -603,19 +556,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_checked() {
-        for bad in ["", ".", "..", "a/b", "a\\b", "a\u{0}b", "tab\there"] {
-            assert!(validate_group_id(bad, false).is_err(), "{bad:?}");
-        }
-        assert!(validate_group_id(&"x".repeat(256), false).is_err());
-        assert!(validate_group_id(&"x".repeat(255), false).is_ok());
-        assert!(validate_group_id("a/b", true).is_ok());
-        for good in ["example-group", "a b", "ü", "%2F", "a?b#c", "..."] {
-            assert!(validate_group_id(good, false).is_ok(), "{good:?}");
-        }
-    }
-
-    #[test]
     fn path_templates_take_the_encoded_id() {
         let e = |path: &str| GroupEndpoint::new("GET", path, false, &[200], &[404]);
         assert_eq!(e("/v1/group/{id}/").path_for("a b"), "/v1/group/a%20b/");
@@ -624,12 +564,5 @@ mod tests {
         assert_eq!(e("/{x}/{id}{").path_for("q"), "/{x}/q{");
         assert_eq!(new_request_id().len(), 16);
         assert!(new_request_id().bytes().all(|b| b.is_ascii_hexdigit()));
-    }
-
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(encode_segment("a-b_c.d~e"), "a-b_c.d~e");
-        assert_eq!(encode_segment("a b/%?#"), "a%20b%2F%25%3F%23");
-        assert_eq!(encode_segment("ü"), "%C3%BC");
     }
 }

@@ -35,6 +35,7 @@ mod address;
 mod admin;
 mod client;
 mod cluster;
+mod config;
 mod error;
 mod groups;
 mod management;
@@ -55,8 +56,9 @@ pub use admin::{
     ClusterAdmin, ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,
     ServerRole, ServerStatistics, ServerVersion,
 };
-pub use client::{ClientBuilder, ClusterClient, NodeResponse};
-pub use cluster::HostResolver;
+pub use client::ClusterClient;
+pub use cluster::{HostResolver, NodeResponse};
+pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Error, NodeError, NodeFailure};
 pub use groups::{GroupApi, GroupEndpoint, GroupPresence};
 pub use management::ClusterManagement;

@@ -71,6 +71,16 @@ impl RetryPolicy {
         self.max_delay
     }
 
+    /// The wait before the first retry (before jitter).
+    pub fn initial_delay(&self) -> Duration {
+        self.initial_delay
+    }
+
+    /// Whether waits are jittered (see [`RetryPolicy::without_jitter`]).
+    pub fn jitter(&self) -> bool {
+        self.jitter
+    }
+
     /// The wait before retry number `retry` (1 for the wait after the first attempt).
     pub fn delay_before_retry(&self, retry: u32) -> Duration {
         let initial_ms = u64::try_from(self.initial_delay.as_millis()).unwrap_or(u64::MAX);

@@ -52,7 +52,36 @@ enum HeaderText {
     Owned { text: String, secret: bool },
 }
 
+/// How the client authenticates: one `Authorization` header on every request.
+#[derive(Clone)]
+pub(crate) enum Credentials {
+    /// HTTP basic authentication.
+    Basic { user: String, password: String },
+    /// A bearer token.
+    Bearer(String),
+}
+
 impl Headers {
+    /// The headers of every request: `Accept: application/json` and the
+    /// credentials, if any (marked sensitive).
+    pub fn for_client(credentials: Option<&Credentials>) -> Result<Headers, Error> {
+        use base64::Engine as _;
+        let mut headers = Headers::default();
+        headers.push_static("accept", "application/json");
+        match credentials {
+            Some(Credentials::Basic { user, password }) => {
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                headers.push("authorization", &format!("Basic {encoded}"), true)?;
+            }
+            Some(Credentials::Bearer(token)) => {
+                headers.push("authorization", &format!("Bearer {token}"), true)?;
+            }
+            None => {}
+        }
+        Ok(headers)
+    }
+
     /// Adds a header with a fixed value.
     pub fn push_static(&mut self, name: &'static str, value: &'static str) {
         self.0.push((name, HeaderText::Static(value)));

@@ -18,6 +18,31 @@ use crate::transport::{ConnectionEvents, NodeTransport, Request, Response, Trans
 use self::health::{Health, ProbeSchedule, Transition};
 use self::pool::{ConnectionPoolMetrics, Pool, PoolLimits};
 
+/// A node's answer to one attempt: the node layer's own type, so nothing
+/// above it depends on the transport.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub status: u16,
+    /// The `Retry-After` header, as sent.
+    pub retry_after: Option<String>,
+    /// The body, at most `max_response_bytes` of it.
+    pub body: Vec<u8>,
+    /// The body was longer than the limit (`body` holds its start); the
+    /// connection was closed, not reused. The status still stands.
+    pub oversized: bool,
+}
+
+impl From<Response> for Answer {
+    fn from(r: Response) -> Self {
+        Answer {
+            status: r.status,
+            retry_after: r.retry_after,
+            body: r.body,
+            oversized: r.oversized,
+        }
+    }
+}
+
 /// A health change of node `node`, for the background thread to announce.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HealthEvent {
@@ -101,7 +126,7 @@ impl Node {
     /// then run out, or interrupted by `shutdown()` — is not the node's
     /// fault: it returns `DeadlineExceeded` / `Shutdown` and counts in
     /// neither the node's health nor its metrics.
-    pub fn attempt(&self, op: &Operation, deadline: Instant) -> Result<Response, NodeError> {
+    pub fn attempt(&self, op: &Operation, deadline: Instant) -> Result<Answer, NodeError> {
         if Instant::now() >= deadline {
             return Err(NodeError::DeadlineExceeded);
         }
@@ -124,7 +149,7 @@ impl Node {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
                 self.pool.executed.fetch_add(1, Ordering::Relaxed);
                 self.record_success();
-                Ok(r)
+                Ok(r.into())
             }
             Ok(r) => {
                 log::debug!(
@@ -143,7 +168,7 @@ impl Node {
                     .executed_with_error
                     .fetch_add(1, Ordering::Relaxed);
                 self.record_failure();
-                Ok(r)
+                Ok(r.into())
             }
             Err(_) if self.pool.is_shut() => Err(NodeError::Shutdown),
             Err(f) if f.timed_out && cut_short => {

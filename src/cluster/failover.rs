@@ -1,0 +1,153 @@
+//! One-node calls: the resolver's order, failing over at once on a
+//! connection failure or a 503, with backoff otherwise.
+
+use std::time::Instant;
+
+use super::{CallOptions, Cluster};
+use crate::address::HostAddress;
+use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
+use crate::node::{Answer, Operation};
+use crate::retry::{error_is_retryable, next_wait, status_is_retryable};
+
+/// A node's answer to [`ClusterClient::request`](crate::ClusterClient::request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeResponse {
+    /// The node that answered.
+    pub host: HostAddress,
+    /// The HTTP status.
+    pub status: u16,
+    /// The whole body (at most `max_response_bytes`).
+    pub body: Vec<u8>,
+}
+
+/// A one-node call that got no usable answer from any node.
+pub(crate) struct OneNodeFailure {
+    pub attempts: Vec<NodeFailure>,
+}
+
+impl Cluster {
+    /// Sends one request to a node picked by the resolver (see
+    /// [`Cluster::call_one`]) with the default options. Any status is `Ok`;
+    /// `Err` when no node answered, naming every node tried.
+    pub fn request_one(
+        &self,
+        method: &str,
+        path: String,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+    ) -> Result<NodeResponse, Error> {
+        if self.is_shut_down() {
+            return Err(Error::Shutdown);
+        }
+        let op = self.operation(method, path, body, idempotent, None);
+        match self.call_one(&op, &self.call_options()) {
+            None => Err(Error::Shutdown),
+            Some(Ok((idx, answer))) => Ok(NodeResponse {
+                host: self.nodes[idx].address.clone(),
+                status: answer.status,
+                body: answer.body,
+            }),
+            Some(Err(failure)) => Err(Error::Request {
+                message: format!("{method} {} got no answer from any node", op.path),
+                attempts: failure.attempts,
+            }),
+        }
+    }
+
+    /// Sends `op` to one node picked by the resolver, failing over to the
+    /// next at once on a connection failure or a 503, with backoff otherwise.
+    /// At most `max(max_attempts, routable nodes)` attempts are made. Any
+    /// answer is returned (the last retryable one when all failed); `Err`
+    /// only when no node answered at all, naming every node tried (and no
+    /// other). `None` after shutdown.
+    pub fn call_one(
+        &self,
+        op: &Operation,
+        opts: &CallOptions,
+    ) -> Option<Result<(usize, Answer), OneNodeFailure>> {
+        let order = self.candidates();
+        let limit = (opts.policy.max_attempts() as usize).max(order.len());
+        let mut failures: Vec<NodeFailure> = Vec::new();
+        let mut last_answer: Option<(usize, Answer)> = None;
+        let mut last_retry_after: Option<String> = None;
+        let mut move_on_at_once = true;
+        for i in 0..limit {
+            if self.is_shut_down() {
+                return None;
+            }
+            let idx = order[i % order.len()];
+            if i > 0 {
+                if !opts.exempt_from_budget && !self.budget.try_withdraw() {
+                    log::warn!(
+                        "retry budget exhausted: {} {} not tried again",
+                        op.method,
+                        op.path
+                    );
+                    break;
+                }
+                if !move_on_at_once || i >= order.len() {
+                    let backoff = opts.policy.delay_before_retry(i as u32);
+                    let Ok(wait) = next_wait(
+                        &opts.policy,
+                        backoff,
+                        last_retry_after.as_deref(),
+                        Instant::now(),
+                        opts.deadline,
+                    ) else {
+                        break;
+                    };
+                    if !self.sleep(wait) {
+                        return None;
+                    }
+                }
+            } else if !opts.exempt_from_budget {
+                self.budget.deposit();
+            }
+            let node = &self.nodes[idx];
+            last_retry_after = None;
+            match node.attempt(op, opts.deadline) {
+                Ok(resp) if status_is_retryable(resp.status, op.idempotent) => {
+                    move_on_at_once = resp.status == 503;
+                    failures.push(NodeFailure {
+                        host: node.address.clone(),
+                        error: NodeError::Status {
+                            status: resp.status,
+                            body: body_excerpt(&resp.body),
+                        },
+                    });
+                    last_retry_after.clone_from(&resp.retry_after);
+                    last_answer = Some((idx, resp));
+                }
+                Ok(resp) if resp.oversized => {
+                    failures.push(NodeFailure {
+                        host: node.address.clone(),
+                        error: NodeError::BodyTooLarge {
+                            limit: resp.body.len(),
+                        },
+                    });
+                    break;
+                }
+                Ok(resp) => return Some(Ok((idx, resp))),
+                Err(NodeError::Shutdown) => return None,
+                Err(e) => {
+                    let retry = error_is_retryable(&e, op.idempotent);
+                    move_on_at_once = matches!(e, NodeError::Connect(_));
+                    failures.push(NodeFailure {
+                        host: node.address.clone(),
+                        error: e,
+                    });
+                    if !retry {
+                        break;
+                    }
+                }
+            }
+        }
+        if self.is_shut_down() {
+            return None;
+        }
+        Some(match last_answer {
+            Some(answer) => Ok(answer),
+            None => Err(OneNodeFailure { attempts: failures }),
+        })
+    }
+}

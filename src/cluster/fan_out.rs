@@ -1,0 +1,348 @@
+//! One operation on many nodes at once: one job per node on the client's
+//! own rayon pool (`spawn`, never `install`), results over a crossbeam
+//! channel, retries in rounds with the backoff slept on the caller's thread.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::select;
+
+use super::{CallOptions, Cluster};
+use crate::error::NodeError;
+use crate::node::{Answer, Node, Operation};
+use crate::retry::{error_is_retryable, next_wait, status_is_retryable};
+
+/// The final outcome of one node in a fan-out.
+#[derive(Debug)]
+pub(crate) struct NodeOutcome {
+    pub node: usize,
+    pub outcome: Result<Answer, NodeError>,
+    pub attempts: u32,
+    /// An earlier attempt of this call may have been applied without the
+    /// client learning it: sent and never answered, or answered 502/504.
+    pub earlier_unknown: bool,
+}
+
+/// True when an attempt may have been applied although its outcome did not
+/// say so: sent and never answered, or answered 502/504 (a gateway may
+/// have forwarded it and lost the node's answer).
+pub(crate) fn outcome_unknown(outcome: &Result<Answer, NodeError>) -> bool {
+    match outcome {
+        Ok(r) => matches!(r.status, 502 | 504),
+        Err(e) => e.outcome_unknown(),
+    }
+}
+
+/// What one attempt of a fan-out does on one node.
+type AttemptFn = Arc<dyn Fn(&Node, Instant) -> Result<Answer, NodeError> + Send + Sync>;
+
+/// How long a call interrupted by `shutdown()` still collects the answers of
+/// attempts in flight (their I/O is interrupted, so they end at once).
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// Extra wait for fan-out results past the deadline: attempts are bounded by
+/// the deadline themselves, this only covers their last steps.
+const RESULT_GRACE: Duration = Duration::from_millis(100);
+
+impl Cluster {
+    fn pool(&self) -> Result<&rayon::ThreadPool, NodeError> {
+        let threads = self.fan_out_threads;
+        self.fan_out_pool
+            .get_or_init(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("cluster-client-fanout-{i}"))
+                    // Jobs catch their own panics; this is the last line
+                    // against rayon's default, which aborts the process.
+                    .panic_handler(|_| log::error!("a fan-out job panicked"))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| NodeError::Connect(format!("fan-out pool could not start: {e}")))
+    }
+
+    /// Sends `op` to every node in `targets` at once and retries the nodes
+    /// that failed retryably, in rounds; the backoff between rounds is slept
+    /// on the caller's thread. Results come back in `targets` order. After
+    /// `shutdown()`, every node keeps what it answered; a node still waiting
+    /// for its attempt gets `Shutdown`.
+    pub fn fan_out(
+        &self,
+        targets: &[usize],
+        op: Arc<Operation>,
+        opts: &CallOptions,
+    ) -> Vec<NodeOutcome> {
+        let idempotent = op.idempotent;
+        let what = format!("{} {}", op.method, op.path);
+        let attempt: AttemptFn = Arc::new(move |node, deadline| node.attempt(&op, deadline));
+        self.fan_out_with(targets, &what, idempotent, attempt, opts)
+    }
+
+    fn fan_out_with(
+        &self,
+        targets: &[usize],
+        what: &str,
+        idempotent: bool,
+        attempt: AttemptFn,
+        opts: &CallOptions,
+    ) -> Vec<NodeOutcome> {
+        let mut results: Vec<NodeOutcome> = targets
+            .iter()
+            .map(|&node| NodeOutcome {
+                node,
+                outcome: Err(NodeError::Shutdown),
+                attempts: 0,
+                earlier_unknown: false,
+            })
+            .collect();
+        let mut pending: Vec<usize> = (0..targets.len()).collect();
+        let mut round: u32 = 0;
+        while !pending.is_empty() && !self.is_shut_down() {
+            round += 1;
+            for &pos in &pending {
+                let r = &mut results[pos];
+                if r.attempts > 0 {
+                    r.earlier_unknown |= outcome_unknown(&r.outcome);
+                } else if !opts.exempt_from_budget {
+                    self.budget.deposit();
+                }
+                r.attempts += 1;
+            }
+            for (pos, outcome) in self.run_round(&pending, targets, &attempt, opts.deadline) {
+                results[pos].outcome = outcome;
+            }
+            if self.is_shut_down() {
+                break;
+            }
+            // Which nodes get another attempt, and how long to wait first.
+            let backoff = opts.policy.delay_before_retry(round);
+            let now = Instant::now();
+            let mut again = Vec::new();
+            let mut wait = Duration::ZERO;
+            for &pos in &pending {
+                let r = &results[pos];
+                if r.attempts >= opts.policy.max_attempts() || !retryable(&r.outcome, idempotent) {
+                    continue;
+                }
+                let retry_after = r
+                    .outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.retry_after.as_deref());
+                let Ok(w) = next_wait(&opts.policy, backoff, retry_after, now, opts.deadline)
+                else {
+                    // The node asks for longer than this call may wait, or no
+                    // time is left: its answer stands.
+                    continue;
+                };
+                if !opts.exempt_from_budget && !self.budget.try_withdraw() {
+                    log::warn!(
+                        "retry budget exhausted: not retrying {} ({})",
+                        self.nodes[r.node].address,
+                        describe(&r.outcome)
+                    );
+                    continue;
+                }
+                wait = wait.max(w);
+                again.push(pos);
+            }
+            if again.is_empty() {
+                break;
+            }
+            for &pos in &again {
+                let r = &results[pos];
+                log::warn!(
+                    "{what} on {} failed ({}), retry {} in {wait:?}",
+                    self.nodes[r.node].address,
+                    describe(&r.outcome),
+                    r.attempts,
+                );
+            }
+            if !self.sleep(wait) {
+                break;
+            }
+            pending = again;
+        }
+        results
+    }
+
+    /// One round: one attempt on each pending node, in parallel on the
+    /// fan-out pool. A panic in an attempt is that node's failure. A node
+    /// whose answer does not come by the deadline (plus a grace) gets
+    /// `DeadlineExceeded`; after `shutdown()`, `Shutdown`.
+    fn run_round(
+        &self,
+        pending: &[usize],
+        targets: &[usize],
+        attempt: &AttemptFn,
+        deadline: Instant,
+    ) -> Vec<(usize, Result<Answer, NodeError>)> {
+        if pending.len() == 1 {
+            // One node: no thread hop needed.
+            let pos = pending[0];
+            return vec![(pos, guarded(attempt, &self.nodes[targets[pos]], deadline))];
+        }
+        let pool = match self.pool() {
+            Ok(p) => p,
+            Err(e) => return pending.iter().map(|&p| (p, Err(e.clone()))).collect(),
+        };
+        let (tx, rx) = crossbeam_channel::bounded(pending.len());
+        for &pos in pending {
+            let node = self.nodes[targets[pos]].clone();
+            let attempt = attempt.clone();
+            let tx = tx.clone();
+            pool.spawn(move || {
+                let out = guarded(&attempt, &node, deadline);
+                // The caller may have stopped waiting (deadline, shutdown).
+                let _ = tx.send((pos, out));
+            });
+        }
+        drop(tx);
+        let mut answers: Vec<(usize, Result<Answer, NodeError>)> = Vec::new();
+        let mut wait_until = deadline + RESULT_GRACE;
+        let mut missing = NodeError::DeadlineExceeded;
+        while answers.len() < pending.len() {
+            select! {
+                recv(rx) -> msg => match msg {
+                    Ok(a) => answers.push(a),
+                    Err(_) => break,
+                },
+                recv(self.shutdown_signal) -> _ => {
+                    // Attempts in flight are being interrupted: keep what
+                    // they still report, briefly.
+                    wait_until = wait_until.min(Instant::now() + SHUTDOWN_GRACE);
+                    missing = NodeError::Shutdown;
+                    while let Ok(a) = rx.recv_deadline(wait_until) {
+                        answers.push(a);
+                    }
+                    break;
+                },
+                default(wait_until.saturating_duration_since(Instant::now())) => break,
+            }
+        }
+        for &pos in pending {
+            if !answers.iter().any(|(p, _)| *p == pos) {
+                answers.push((pos, Err(missing.clone())));
+            }
+        }
+        answers
+    }
+}
+
+/// Runs one attempt; a panic in it becomes that node's failure.
+fn guarded(attempt: &AttemptFn, node: &Node, deadline: Instant) -> Result<Answer, NodeError> {
+    catch_unwind(AssertUnwindSafe(|| attempt(node, deadline))).unwrap_or_else(|panic| {
+        let why = panic_message(panic.as_ref());
+        log::error!("an attempt on {} panicked: {why}", node.address);
+        Err(NodeError::Internal(format!("the attempt panicked: {why}")))
+    })
+}
+
+/// The text of a panic's payload, when it has one.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
+fn retryable(outcome: &Result<Answer, NodeError>, idempotent: bool) -> bool {
+    match outcome {
+        Ok(r) => status_is_retryable(r.status, idempotent),
+        Err(e) => error_is_retryable(e, idempotent),
+    }
+}
+
+fn describe(outcome: &Result<Answer, NodeError>) -> String {
+    match outcome {
+        Ok(r) => format!("status {}", r.status),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_fan_out_job_is_that_nodes_failure_not_an_abort() {
+        // Nothing listens on these ports: the jobs below never touch the network.
+        let client = crate::ClusterClient::builder()
+            .hosts([
+                "http://127.0.0.1:9",
+                "http://127.0.0.1:10",
+                "http://127.0.0.1:11",
+            ])
+            .build()
+            .expect("client builds");
+        let cluster = client.cluster_handle();
+        let attempt: AttemptFn = Arc::new(|node, _| {
+            if node.index == 1 {
+                panic!("a bug in an attempt");
+            }
+            Ok(Answer {
+                status: 200,
+                retry_after: None,
+                body: Vec::new(),
+                oversized: false,
+            })
+        });
+        let opts = cluster.call_options();
+        // Several nodes (jobs on the rayon pool) and one node (on the caller's thread).
+        let all = cluster.fan_out_with(&[0, 1, 2], "test", true, attempt.clone(), &opts);
+        let one = cluster.fan_out_with(&[1], "test", true, attempt, &opts);
+        for outcomes in [&all[1..2], &one[..]] {
+            assert!(
+                matches!(&outcomes[0].outcome, Err(NodeError::Internal(why)) if why.contains("a bug")),
+                "{:?}",
+                outcomes[0].outcome
+            );
+            assert!(outcomes[0]
+                .outcome
+                .as_ref()
+                .is_err_and(NodeError::outcome_unknown));
+        }
+        assert_eq!(all[0].outcome.as_ref().map(|r| r.status).ok(), Some(200));
+        assert_eq!(all[2].outcome.as_ref().map(|r| r.status).ok(), Some(200));
+        // The pool survived: it still runs jobs.
+        let ok: AttemptFn = Arc::new(|_, _| Err(NodeError::Unhealthy));
+        let again = cluster.fan_out_with(&[0, 1], "test", false, ok, &opts);
+        assert!(again
+            .iter()
+            .all(|o| matches!(o.outcome, Err(NodeError::Unhealthy))));
+    }
+
+    #[test]
+    fn shutdown_keeps_the_answers_that_came() {
+        let client = crate::ClusterClient::builder()
+            .hosts(["http://127.0.0.1:9", "http://127.0.0.1:10"])
+            .build()
+            .expect("client builds");
+        let cluster = client.cluster_handle().clone();
+        let stopper = cluster.clone();
+        let attempt: AttemptFn = Arc::new(move |node, deadline| {
+            if node.index == 0 {
+                Ok(Answer {
+                    status: 201,
+                    retry_after: None,
+                    body: Vec::new(),
+                    oversized: false,
+                })
+            } else {
+                stopper.shutdown();
+                let _ = deadline;
+                std::thread::sleep(Duration::from_secs(2));
+                Err(NodeError::NoAnswer("hung".into()))
+            }
+        });
+        let opts = cluster.call_options();
+        let start = Instant::now();
+        let out = cluster.fan_out_with(&[0, 1], "test", true, attempt, &opts);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(out[0].outcome.as_ref().map(|r| r.status).ok(), Some(201));
+        assert!(matches!(out[1].outcome, Err(NodeError::Shutdown)));
+    }
+}

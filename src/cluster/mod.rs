@@ -1,0 +1,168 @@
+//! The nodes together: the cluster a client drives. One concern a file:
+//! [`resolver`] (which node a one-node call starts at), [`fan_out`] (one
+//! operation on many nodes at once, retried in rounds), [`failover`]
+//! (one-node calls moving from node to node), [`background`] (health
+//! callbacks, probes and the purge).
+
+mod background;
+mod failover;
+mod fan_out;
+mod resolver;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+use crate::address::HostAddress;
+use crate::config::Settings;
+use crate::error::Error;
+use crate::node::{Node, NodeSettings, Operation};
+use crate::retry::{RetryBudget, RetryPolicy};
+use crate::transport::{Headers, TransportConfig};
+
+pub(crate) use self::background::Callbacks;
+pub use self::failover::NodeResponse;
+pub(crate) use self::fan_out::{outcome_unknown, NodeOutcome};
+pub use self::resolver::HostResolver;
+
+/// Per-call settings.
+#[derive(Debug, Clone)]
+pub(crate) struct CallOptions {
+    pub deadline: Instant,
+    pub policy: RetryPolicy,
+    /// Compensations do not spend the retry budget.
+    pub exempt_from_budget: bool,
+}
+
+/// What every call starts from.
+pub(crate) struct CallDefaults {
+    pub policy: RetryPolicy,
+    pub operation_timeout: Duration,
+}
+
+pub(crate) struct Cluster {
+    pub nodes: Vec<Arc<Node>>,
+    pub defaults: CallDefaults,
+    fan_out_threads: usize,
+    fan_out_pool: OnceLock<Result<rayon::ThreadPool, String>>,
+    pub budget: RetryBudget,
+    resolver: HostResolver,
+    next: AtomicUsize,
+    shut: AtomicBool,
+    shutdown_signal: Receiver<()>,
+    shutdown_trigger: Mutex<Option<Sender<()>>>,
+    pub callbacks: Callbacks,
+}
+
+impl Cluster {
+    /// Builds every node from the checked settings and starts the
+    /// background thread.
+    pub fn start(settings: Settings) -> Result<Arc<Cluster>, Error> {
+        let transport = TransportConfig {
+            connect_timeout: settings.connect_timeout,
+            request_timeout: settings.request_timeout,
+            max_response_bytes: settings.max_response_bytes,
+            proxy_from_env: settings.proxy_from_env,
+            root_certs_pem: settings.root_certs_pem.clone(),
+            headers: Headers::for_client(settings.credentials.as_ref())?,
+        };
+        let node_settings = NodeSettings {
+            limits: settings.limits,
+            unhealthy_after: settings.unhealthy_after,
+            probe: settings.probe,
+            probe_path: settings.probe_path.clone(),
+            attempt_time: settings.request_timeout.min(settings.operation_timeout),
+        };
+        let (events_tx, events_rx) = crossbeam_channel::unbounded();
+        let nodes = settings
+            .hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                Node::new(i, h.clone(), &transport, &node_settings, events_tx.clone()).map(Arc::new)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        drop(events_tx);
+        let (trigger, signal) = crossbeam_channel::bounded(0);
+        let cluster = Arc::new(Cluster {
+            nodes,
+            defaults: CallDefaults {
+                policy: settings.policy,
+                operation_timeout: settings.operation_timeout,
+            },
+            fan_out_threads: settings.fan_out_threads,
+            fan_out_pool: OnceLock::new(),
+            budget: settings.budget,
+            resolver: settings.resolver,
+            next: AtomicUsize::new(0),
+            shut: AtomicBool::new(false),
+            shutdown_signal: signal,
+            shutdown_trigger: Mutex::new(Some(trigger)),
+            callbacks: settings.callbacks,
+        });
+        background::start(&cluster, events_rx, settings.tick).map_err(|source| Error::Os {
+            context: "the background thread could not start".to_string(),
+            source,
+        })?;
+        Ok(cluster)
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
+    }
+
+    /// Stops the background thread, wakes every waiting call, refuses new ones.
+    pub fn shutdown(&self) {
+        self.shut.store(true, Ordering::Release);
+        self.shutdown_trigger.lock().take();
+        for n in &self.nodes {
+            n.shutdown();
+        }
+    }
+
+    /// Options for a new call: the default policy, a deadline `operation_timeout` from now.
+    pub fn call_options(&self) -> CallOptions {
+        CallOptions {
+            deadline: Instant::now() + self.defaults.operation_timeout,
+            policy: self.defaults.policy.clone(),
+            exempt_from_budget: false,
+        }
+    }
+
+    /// An operation, with `X-Request-Id` if given.
+    pub fn operation(
+        &self,
+        method: &str,
+        path: String,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+        request_id: Option<&str>,
+    ) -> Operation {
+        Operation {
+            method: method.to_string(),
+            path,
+            body,
+            request_id: request_id.map(str::to_string),
+            idempotent,
+        }
+    }
+
+    /// The index of `host`, if it is one of the nodes.
+    pub fn index_of(&self, host: &HostAddress) -> Option<usize> {
+        self.nodes.iter().position(|n| &n.address == host)
+    }
+
+    /// Waits `delay`, or less when the client shuts down (then false).
+    pub(crate) fn sleep(&self, delay: Duration) -> bool {
+        if delay.is_zero() {
+            return !self.is_shut_down();
+        }
+        matches!(
+            self.shutdown_signal.recv_timeout(delay),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout)
+        )
+    }
+}
