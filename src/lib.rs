@@ -62,7 +62,7 @@ pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Error, NodeError, NodeFailure};
 pub use groups::{GroupApi, GroupEndpoint, GroupPresence};
 pub use management::ClusterManagement;
-pub use node::pool::ConnectionPoolMetrics;
+pub use node::metrics::{ConnectionPoolMetrics, MetricInfo, MetricKind, POOL_METRICS};
 pub use retry::{RetryBudget, RetryPolicy};
 pub use saga::{CompensationFailure, Compensations, Saga};
 

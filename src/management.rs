@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::address::HostAddress;
 use crate::cluster::Cluster;
-use crate::node::pool::ConnectionPoolMetrics;
+use crate::node::metrics::{ConnectionPoolMetrics, MetricKind, POOL_METRICS};
 
 /// A view of the client's nodes, from
 /// [`ClusterClient::cluster_management`](crate::ClusterClient::cluster_management).
@@ -90,19 +90,15 @@ impl ClusterManagement {
             })
             .collect();
         let mut out = String::new();
-        let names = ConnectionPoolMetrics::default()
-            .fields()
-            .map(|(name, _)| name);
-        for (i, field) in names.iter().enumerate() {
-            let (name, kind) = if *field == "curr_connections" {
-                (field.to_string(), "gauge")
-            } else {
-                (format!("{field}_total"), "counter")
+        for info in &POOL_METRICS {
+            let (name, kind) = match info.kind {
+                MetricKind::Gauge => (info.name.to_string(), "gauge"),
+                MetricKind::Counter => (format!("{}_total", info.name), "counter"),
             };
-            let _ = writeln!(out, "# HELP cluster_client_{name} {}", help(field));
+            let _ = writeln!(out, "# HELP cluster_client_{name} {}", info.help);
             let _ = writeln!(out, "# TYPE cluster_client_{name} {kind}");
             for (node, m, _) in &rows {
-                let value = m.fields()[i].1;
+                let value = (info.get)(m);
                 let _ = writeln!(out, "cluster_client_{name}{{node=\"{node}\"}} {value}");
             }
         }
@@ -119,20 +115,6 @@ impl ClusterManagement {
             );
         }
         out
-    }
-}
-
-fn help(field: &str) -> &'static str {
-    match field {
-        "curr_connections" => "Connections open to the node now.",
-        "connections_created" => "TCP connections opened to the node.",
-        "connections_created_with_error" => "Connects to the node that failed.",
-        "connections_purged" => "Idle connections closed by the purge.",
-        "connections_closed" => "Connections closed for any reason.",
-        "operations_executed" => "Attempts answered with a status below 500.",
-        "operations_executed_with_error" => "Attempts with no usable answer or a 5xx.",
-        "operations_waited" => "Attempts that waited for a free connection.",
-        _ => "Connection pool metric.",
     }
 }
 

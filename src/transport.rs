@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,13 +31,15 @@ pub(crate) struct TransportConfig {
     pub headers: Headers,
 }
 
-/// Connection events of one node, counted where they happen.
-#[derive(Default, Debug)]
-pub(crate) struct ConnectionEvents {
-    pub curr: AtomicU64,
-    pub created: AtomicU64,
-    pub created_with_error: AtomicU64,
-    pub closed: AtomicU64,
+/// Told of every real connect, failed connect and close, where they
+/// happen (the node's metrics implement it; the transport knows no metrics).
+pub(crate) trait ConnectionObserver: Send + Sync {
+    /// A TCP connection (TLS handshake included) was made.
+    fn connected(&self);
+    /// A connect failed (refused, timeout, DNS, TLS handshake).
+    fn connect_failed(&self);
+    /// A connection was closed.
+    fn closed(&self);
 }
 
 /// The headers every request of the client carries, checked once when the
@@ -158,7 +160,7 @@ pub(crate) struct SendFailure {
 pub(crate) struct NodeTransport {
     config: Config,
     inner: Arc<DefaultConnector>,
-    events: Arc<ConnectionEvents>,
+    events: Arc<dyn ConnectionObserver>,
     max_response_bytes: usize,
     request_timeout: Duration,
     resolver: Arc<NodeResolver>,
@@ -169,7 +171,7 @@ impl NodeTransport {
     /// `ip` is the node's address when its host is an IP literal.
     pub fn new(
         cfg: &TransportConfig,
-        events: Arc<ConnectionEvents>,
+        events: Arc<dyn ConnectionObserver>,
         ip: Option<std::net::SocketAddr>,
     ) -> Result<Self, Error> {
         let proxy = if cfg.proxy_from_env {
@@ -472,7 +474,7 @@ impl Resolver for SharedResolver {
 /// Wraps ureq's default connector and counts what it does.
 struct CountingConnector {
     inner: Arc<DefaultConnector>,
-    events: Arc<ConnectionEvents>,
+    events: Arc<dyn ConnectionObserver>,
     sent: Arc<AtomicBool>,
     live: Arc<AtomicUsize>,
     resolver: Arc<NodeResolver>,
@@ -494,8 +496,7 @@ impl Connector<()> for CountingConnector {
     ) -> Result<Option<Self::Out>, ureq::Error> {
         match self.inner.connect(details, chained) {
             Ok(Some(inner)) => {
-                self.events.created.fetch_add(1, Ordering::Relaxed);
-                self.events.curr.fetch_add(1, Ordering::Relaxed);
+                self.events.connected();
                 self.live.fetch_add(1, Ordering::Relaxed);
                 Ok(Some(CountedTransport {
                     inner,
@@ -506,9 +507,7 @@ impl Connector<()> for CountingConnector {
             }
             Ok(None) => Ok(None),
             Err(e) => {
-                self.events
-                    .created_with_error
-                    .fetch_add(1, Ordering::Relaxed);
+                self.events.connect_failed();
                 self.resolver.forget();
                 Err(e)
             }
@@ -519,7 +518,7 @@ impl Connector<()> for CountingConnector {
 /// A live connection; its drop is the close.
 struct CountedTransport {
     inner: Box<dyn Transport>,
-    events: Arc<ConnectionEvents>,
+    events: Arc<dyn ConnectionObserver>,
     sent: Arc<AtomicBool>,
     live: Arc<AtomicUsize>,
 }
@@ -561,8 +560,7 @@ impl Transport for CountedTransport {
 
 impl Drop for CountedTransport {
     fn drop(&mut self) {
-        self.events.curr.fetch_sub(1, Ordering::Relaxed);
-        self.events.closed.fetch_add(1, Ordering::Relaxed);
+        self.events.closed();
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -1,6 +1,7 @@
 //! One node: its address, connection pool and health, and one attempt.
 
 pub(crate) mod health;
+pub(crate) mod metrics;
 pub(crate) mod pool;
 
 use std::net::SocketAddr;
@@ -13,10 +14,11 @@ use parking_lot::Mutex;
 
 use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
-use crate::transport::{ConnectionEvents, NodeTransport, Request, Response, TransportConfig};
+use crate::transport::{NodeTransport, Request, Response, TransportConfig};
 
 use self::health::{Health, ProbeSchedule, Transition};
-use self::pool::{ConnectionPoolMetrics, Pool, PoolLimits};
+use self::metrics::{ConnectionPoolMetrics, NodeCounters};
+use self::pool::{Pool, PoolLimits};
 
 /// A node's answer to one attempt: the node layer's own type, so nothing
 /// above it depends on the transport.
@@ -76,6 +78,7 @@ pub(crate) struct Node {
     pub index: usize,
     pub address: HostAddress,
     pool: Pool,
+    counters: Arc<NodeCounters>,
     health: Mutex<Health>,
     /// True while the node is healthy with no failure counted: a success
     /// then has nothing to record, and skips the health lock.
@@ -99,13 +102,14 @@ impl Node {
         settings: &NodeSettings,
         events: Sender<HealthEvent>,
     ) -> Result<Node, Error> {
-        let counters = Arc::new(ConnectionEvents::default());
+        let counters = Arc::new(NodeCounters::default());
         let ip = address.ip().map(|ip| SocketAddr::new(ip, address.port()));
         let node_transport = NodeTransport::new(transport, counters.clone(), ip)?;
         Ok(Node {
             index,
             address,
-            pool: Pool::new(settings.limits, node_transport, counters),
+            pool: Pool::new(settings.limits, node_transport, counters.clone()),
+            counters,
             health: Mutex::new(Health::new(settings.unhealthy_after, settings.probe)),
             clean: AtomicBool::new(true),
             events,
@@ -147,7 +151,7 @@ impl Node {
         match result {
             Ok(r) if r.status < 500 && !r.oversized => {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
-                self.pool.executed.fetch_add(1, Ordering::Relaxed);
+                self.counters.executed();
                 self.record_success();
                 Ok(r.into())
             }
@@ -164,9 +168,7 @@ impl Node {
                         ""
                     }
                 );
-                self.pool
-                    .executed_with_error
-                    .fetch_add(1, Ordering::Relaxed);
+                self.counters.executed_with_error();
                 self.record_failure();
                 Ok(r.into())
             }
@@ -189,9 +191,7 @@ impl Node {
                     op.path,
                     f.error
                 );
-                self.pool
-                    .executed_with_error
-                    .fetch_add(1, Ordering::Relaxed);
+                self.counters.executed_with_error();
                 self.record_failure();
                 Err(f.error)
             }

@@ -1,60 +1,14 @@
 //! A node's connection pool: slots lent to one attempt at a time, guarded by
-//! a parking_lot `Mutex` + `Condvar`, and the node's connection metrics.
+//! a parking_lot `Mutex` + `Condvar`, counted in the node's metrics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::metrics::{ConnectionPoolMetrics, NodeCounters};
 use crate::error::NodeError;
-use crate::transport::{ConnectionEvents, Interrupt, NodeTransport, SlotConnection};
-
-/// Metrics of one node's connection pool (after emcache's). Every field is a
-/// counter or gauge counted where its event happens, never derived from
-/// another, so `connections_created - connections_closed == curr_connections`
-/// is a real check.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct ConnectionPoolMetrics {
-    /// TCP connections open to the node now.
-    pub curr_connections: u64,
-    /// Successful TCP connects (TLS handshake included) since the client started.
-    pub connections_created: u64,
-    /// Failed connects (refused, timeout, DNS, TLS handshake).
-    pub connections_created_with_error: u64,
-    /// Idle connections closed by the purge (`purge_unused_connections_after`).
-    pub connections_purged: u64,
-    /// Connections closed for any reason, purges included.
-    pub connections_closed: u64,
-    /// Attempts that got an answer other than a 5xx.
-    pub operations_executed: u64,
-    /// Attempts that failed: no usable answer, or a 5xx.
-    pub operations_executed_with_error: u64,
-    /// Attempts that found no free connection slot and had to wait for one.
-    pub operations_waited: u64,
-}
-
-impl ConnectionPoolMetrics {
-    /// Every field with its name, in declaration order (for tables, JSON and exporters).
-    pub fn fields(&self) -> [(&'static str, u64); 8] {
-        [
-            ("curr_connections", self.curr_connections),
-            ("connections_created", self.connections_created),
-            (
-                "connections_created_with_error",
-                self.connections_created_with_error,
-            ),
-            ("connections_purged", self.connections_purged),
-            ("connections_closed", self.connections_closed),
-            ("operations_executed", self.operations_executed),
-            (
-                "operations_executed_with_error",
-                self.operations_executed_with_error,
-            ),
-            ("operations_waited", self.operations_waited),
-        ]
-    }
-}
+use crate::transport::{Interrupt, NodeTransport, SlotConnection};
 
 /// Pool sizing.
 #[derive(Debug, Clone, Copy)]
@@ -92,11 +46,7 @@ pub(crate) struct Pool {
     freed: Condvar,
     limits: PoolLimits,
     transport: NodeTransport,
-    pub(crate) events: Arc<ConnectionEvents>,
-    purged: AtomicU64,
-    pub(crate) executed: AtomicU64,
-    pub(crate) executed_with_error: AtomicU64,
-    waited: AtomicU64,
+    counters: Arc<NodeCounters>,
 }
 
 /// A slot on loan; it goes back to the pool when dropped.
@@ -123,11 +73,7 @@ impl Drop for Lease<'_> {
 }
 
 impl Pool {
-    pub fn new(
-        limits: PoolLimits,
-        transport: NodeTransport,
-        events: Arc<ConnectionEvents>,
-    ) -> Self {
+    pub fn new(limits: PoolLimits, transport: NodeTransport, counters: Arc<NodeCounters>) -> Self {
         Pool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
@@ -139,11 +85,7 @@ impl Pool {
             freed: Condvar::new(),
             limits,
             transport,
-            events,
-            purged: AtomicU64::new(0),
-            executed: AtomicU64::new(0),
-            executed_with_error: AtomicU64::new(0),
-            waited: AtomicU64::new(0),
+            counters,
         }
     }
 
@@ -180,7 +122,7 @@ impl Pool {
             }
             if !counted_wait {
                 counted_wait = true;
-                self.waited.fetch_add(1, Ordering::Relaxed);
+                self.counters.waited();
             }
             if self.freed.wait_until(&mut st, deadline).timed_out() {
                 return Err(NodeError::PoolTimeout);
@@ -239,7 +181,7 @@ impl Pool {
             drop(slot);
             closed += open;
         }
-        self.purged.fetch_add(closed as u64, Ordering::Relaxed);
+        self.counters.purged(closed as u64);
         closed
     }
 
@@ -269,15 +211,6 @@ impl Pool {
     }
 
     pub fn metrics(&self) -> ConnectionPoolMetrics {
-        ConnectionPoolMetrics {
-            curr_connections: self.events.curr.load(Ordering::Relaxed),
-            connections_created: self.events.created.load(Ordering::Relaxed),
-            connections_created_with_error: self.events.created_with_error.load(Ordering::Relaxed),
-            connections_purged: self.purged.load(Ordering::Relaxed),
-            connections_closed: self.events.closed.load(Ordering::Relaxed),
-            operations_executed: self.executed.load(Ordering::Relaxed),
-            operations_executed_with_error: self.executed_with_error.load(Ordering::Relaxed),
-            operations_waited: self.waited.load(Ordering::Relaxed),
-        }
+        self.counters.snapshot()
     }
 }
