@@ -17,7 +17,7 @@ use crate::retry::RetryPolicy;
 fn checked_method(method: &str) -> Result<String, Error> {
     let method = method.to_ascii_uppercase();
     if method.is_empty() || method.len() > 32 || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(Error::InvalidConfig(format!(
+        return Err(Error::InvalidRequest(format!(
             "invalid HTTP method {method:?}"
         )));
     }
@@ -26,7 +26,7 @@ fn checked_method(method: &str) -> Result<String, Error> {
 
 fn checked_path(path: &str) -> Result<(), Error> {
     if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(Error::InvalidConfig(format!(
+        return Err(Error::InvalidRequest(format!(
             "invalid request path {path:?}"
         )));
     }

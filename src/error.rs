@@ -2,8 +2,107 @@
 //! for what went wrong on one node.
 
 use std::fmt;
+use std::io;
+use std::sync::Arc;
 
 use crate::address::HostAddress;
+
+/// Why a connection or an exchange failed: readable text, the I/O error
+/// kind when there was one, and the underlying error kept as the
+/// [`source`](std::error::Error::source).
+#[derive(Clone)]
+pub struct Cause {
+    text: String,
+    kind: Option<io::ErrorKind>,
+    timed_out: bool,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Cause {
+    /// A cause from the error that produced it.
+    pub(crate) fn from_error(
+        error: impl std::error::Error + Send + Sync + 'static,
+        kind: Option<io::ErrorKind>,
+        timed_out: bool,
+    ) -> Cause {
+        Cause {
+            text: error.to_string(),
+            kind,
+            timed_out,
+            source: Some(Arc::new(error)),
+        }
+    }
+
+    /// The I/O error kind (`ConnectionRefused`, `TimedOut`, ...), when the
+    /// failure was an I/O error.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        self.kind
+    }
+
+    /// True when a timeout (connect or the attempt's) ended the exchange.
+    pub fn is_timeout(&self) -> bool {
+        self.timed_out
+    }
+
+    /// The text, as shown by `Display`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Cause");
+        d.field("text", &self.text);
+        if let Some(kind) = self.kind {
+            d.field("kind", &kind);
+        }
+        if self.timed_out {
+            d.field("timed_out", &true);
+        }
+        d.finish()
+    }
+}
+
+/// Causes are equal when their text, kind and timeout are.
+impl PartialEq for Cause {
+    fn eq(&self, other: &Cause) -> bool {
+        self.text == other.text && self.kind == other.kind && self.timed_out == other.timed_out
+    }
+}
+
+impl Eq for Cause {}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(text: &str) -> Cause {
+        Cause::from(text.to_string())
+    }
+}
+
+impl From<String> for Cause {
+    fn from(text: String) -> Cause {
+        Cause {
+            text,
+            kind: None,
+            timed_out: false,
+            source: None,
+        }
+    }
+}
 
 /// What went wrong with one node during one call.
 ///
@@ -17,13 +116,13 @@ pub enum NodeError {
     /// The connection could not be made (refused, connect timeout, DNS); the
     /// request was never sent.
     #[error("connection failed, request not sent: {0}")]
-    Connect(String),
+    Connect(#[source] Cause),
     /// The request was sent but no answer came back (timeout, reset).
     #[error("request sent but no answer: {0}")]
-    NoAnswer(String),
+    NoAnswer(#[source] Cause),
     /// The node answered with something that is not valid HTTP.
     #[error("invalid HTTP answer: {0}")]
-    Protocol(String),
+    Protocol(#[source] Cause),
     /// The response body was larger than the configured limit.
     #[error("response body larger than {limit} bytes")]
     BodyTooLarge {
@@ -32,7 +131,7 @@ pub enum NodeError {
     },
     /// TLS failed (handshake, certificate verification).
     #[error("TLS error: {0}")]
-    Tls(String),
+    Tls(#[source] Cause),
     /// The node answered with a status this operation does not accept.
     #[error("unexpected status {status}{}", body_suffix(.body))]
     Status {
@@ -40,15 +139,6 @@ pub enum NodeError {
         status: u16,
         /// The start of the response body (at most 200 characters), for diagnosis.
         body: String,
-    },
-    /// The node answered with a success status but a body this crate cannot
-    /// understand (the caller's typed error; not held against the node's health).
-    #[error("malformed answer (status {status}): {reason}")]
-    MalformedBody {
-        /// The HTTP status code.
-        status: u16,
-        /// What was wrong.
-        reason: String,
     },
     /// The attempt panicked inside the client (a bug): that node's failure,
     /// never the process's. The request may have been sent.
@@ -63,9 +153,6 @@ pub enum NodeError {
     /// The client-wide retry budget had no retry left for this node.
     #[error("retry budget exhausted")]
     RetryBudgetExhausted,
-    /// The node is known to be unhealthy and did not answer the one attempt it was given.
-    #[error("node is unhealthy")]
-    Unhealthy,
     /// The client was shut down.
     #[error("client shut down")]
     Shutdown,
@@ -102,9 +189,7 @@ impl NodeError {
     /// The HTTP status, if the node answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            NodeError::Status { status, .. } | NodeError::MalformedBody { status, .. } => {
-                Some(*status)
-            }
+            NodeError::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -170,9 +255,13 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
-    /// A builder setting is out of range.
+    /// A setting (builder, config file) is out of range or malformed.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A request given to [`ClusterClient::request`](crate::ClusterClient::request)
+    /// or `request_to` is malformed (method, path); nothing was sent.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     /// A group operation did not hold on every node (the reference client's
     /// `GroupOperationException`).
     #[error(
@@ -268,6 +357,7 @@ impl Error {
                 | Error::InvalidHost { .. }
                 | Error::InvalidGroupId { .. }
                 | Error::InvalidConfig(_)
+                | Error::InvalidRequest(_)
                 | Error::UnknownHost(_)
         )
     }

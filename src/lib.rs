@@ -59,7 +59,7 @@ pub use admin::{
 pub use client::ClusterClient;
 pub use cluster::{HostResolver, NodeResponse};
 pub use config::{parse_duration, ClientBuilder, ClientConfig};
-pub use error::{Error, NodeError, NodeFailure};
+pub use error::{Cause, Error, NodeError, NodeFailure};
 pub use groups::{GroupApi, GroupEndpoint, GroupPresence};
 pub use management::ClusterManagement;
 pub use node::metrics::{ConnectionPoolMetrics, MetricInfo, MetricKind, POOL_METRICS};

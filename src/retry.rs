@@ -331,29 +331,11 @@ impl fmt::Debug for RetryBudget {
     }
 }
 
-/// A small, fast pseudo-random source (xorshift64*), seeded per thread from
-/// the clock and a counter; for jitter and random node choice, not for secrets.
+/// A random number for jitter, random node choice and request ids (not
+/// for secrets): the thread-local generator of `rand`, already in the tree
+/// through `retry`.
 pub(crate) fn random_u64() -> u64 {
-    use std::cell::Cell;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let t = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1);
-            (t ^ SEQ.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)) | 1
-        });
-    }
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    })
+    rand::random()
 }
 
 #[cfg(test)]

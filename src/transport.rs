@@ -16,7 +16,7 @@ use ureq::unversioned::transport::{
 };
 use ureq::Agent;
 
-use crate::error::{Error, NodeError};
+use crate::error::{Cause, Error, NodeError};
 
 /// Settings every connection of the client shares.
 #[derive(Clone)]
@@ -389,18 +389,28 @@ impl SlotConnection {
 
 fn classify(err: ureq::Error, sent: bool, limit: usize) -> NodeError {
     use ureq::Error as U;
-    let text = err.to_string();
-    match err {
-        U::BodyExceedsLimit(_) => NodeError::BodyTooLarge { limit },
-        U::Tls(_) | U::Pem(_) | U::Rustls(_) | U::TlsRequired => NodeError::Tls(text),
-        U::Io(ref e) if is_tls_io(e) => NodeError::Tls(text),
-        U::HostNotFound | U::ConnectionFailed => NodeError::Connect(text),
-        U::Io(_) | U::Timeout(_) if !sent => NodeError::Connect(text),
-        U::Io(_) | U::Timeout(_) => NodeError::NoAnswer(text),
-        U::Protocol(_) | U::LargeResponseHeader(..) | U::BodyStalled => NodeError::Protocol(text),
-        _ if !sent => NodeError::Connect(text),
-        _ => NodeError::Protocol(text),
-    }
+    let kind = match &err {
+        U::Io(e) => Some(e.kind()),
+        U::Timeout(_) => Some(io::ErrorKind::TimedOut),
+        _ => None,
+    };
+    let timed_out = matches!(err, U::Timeout(_));
+    let tls = match &err {
+        U::Tls(_) | U::Pem(_) | U::Rustls(_) | U::TlsRequired => true,
+        U::Io(e) => is_tls_io(e),
+        _ => false,
+    };
+    let class = match err {
+        U::BodyExceedsLimit(_) => return NodeError::BodyTooLarge { limit },
+        _ if tls => NodeError::Tls,
+        U::HostNotFound | U::ConnectionFailed => NodeError::Connect,
+        U::Io(_) | U::Timeout(_) if !sent => NodeError::Connect,
+        U::Io(_) | U::Timeout(_) => NodeError::NoAnswer,
+        U::Protocol(_) | U::LargeResponseHeader(..) | U::BodyStalled => NodeError::Protocol,
+        _ if !sent => NodeError::Connect,
+        _ => NodeError::Protocol,
+    };
+    class(Cause::from_error(err, kind, timed_out))
 }
 
 /// ureq reports a failed handshake as an I/O error wrapping rustls's error.

@@ -53,10 +53,10 @@ fn a_user_resource_is_applied_everywhere_or_nowhere() {
     ));
     assert!(matches!(
         client.request("G T", "/", None),
-        Err(Error::InvalidConfig(_))
+        Err(Error::InvalidRequest(_))
     ));
     assert!(matches!(
         client.request("GET", "no-slash", None),
-        Err(Error::InvalidConfig(_))
+        Err(Error::InvalidRequest(_))
     ));
 }

@@ -533,3 +533,43 @@ fn a_fresh_client_after_shutdown_of_another_is_unaffected() {
     let b: ClusterClient = fast_builder(&nodes).build().unwrap();
     b.create_group("g").unwrap();
 }
+
+// Restructure: node errors keep their cause.
+
+#[test]
+fn a_refused_connect_keeps_its_io_kind_and_source() {
+    let nodes = TestCluster::start(1).unwrap();
+    nodes.node(0).go_down();
+    let client = fast_builder(&nodes)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    match client.verify_group(&host(&nodes, 0), "g").unwrap_err() {
+        Error::Request { attempts, .. } => match &attempts[0].error {
+            NodeError::Connect(cause) => {
+                assert_eq!(
+                    cause.io_kind(),
+                    Some(std::io::ErrorKind::ConnectionRefused),
+                    "{cause:?}"
+                );
+                assert!(std::error::Error::source(cause).is_some());
+                assert!(std::error::Error::source(&attempts[0].error).is_some());
+                assert!(!cause.is_timeout());
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_malformed_request_is_invalid_input_not_a_setting() {
+    let nodes = TestCluster::start(1).unwrap();
+    let client = fast_builder(&nodes).build().unwrap();
+    for (method, path) in [("G T", "/"), ("GET", "no-slash")] {
+        let e = client.request(method, path, None).unwrap_err();
+        assert!(matches!(e, Error::InvalidRequest(_)), "{e:?}");
+        assert!(e.is_invalid_input());
+    }
+    assert_eq!(nodes.node(0).request_count(), 0);
+}

@@ -60,7 +60,7 @@ impl Cluster {
                     .map_err(|e| e.to_string())
             })
             .as_ref()
-            .map_err(|e| NodeError::Connect(format!("fan-out pool could not start: {e}")))
+            .map_err(|e| NodeError::Internal(format!("the fan-out pool could not start: {e}")))
     }
 
     /// Sends `op` to every node in `targets` at once and retries the nodes
@@ -308,11 +308,11 @@ mod tests {
         assert_eq!(all[0].outcome.as_ref().map(|r| r.status).ok(), Some(200));
         assert_eq!(all[2].outcome.as_ref().map(|r| r.status).ok(), Some(200));
         // The pool survived: it still runs jobs.
-        let ok: AttemptFn = Arc::new(|_, _| Err(NodeError::Unhealthy));
+        let ok: AttemptFn = Arc::new(|_, _| Err(NodeError::PoolTimeout));
         let again = cluster.fan_out_with(&[0, 1], "test", false, ok, &opts);
         assert!(again
             .iter()
-            .all(|o| matches!(o.outcome, Err(NodeError::Unhealthy))));
+            .all(|o| matches!(o.outcome, Err(NodeError::PoolTimeout))));
     }
 
     #[test]

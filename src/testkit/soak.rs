@@ -4,6 +4,8 @@
 //! the library returned. Used by `tests/soak.rs` (CI-sized) and
 //! `examples/soak.rs` (long runs).
 
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -119,22 +121,14 @@ impl fmt::Display for SoakReport {
     }
 }
 
-struct Rng(u64);
+struct Rng(SmallRng);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        Rng(SmallRng::seed_from_u64(seed))
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.random_range(0..n.max(1))
     }
 }
 
