@@ -3,7 +3,11 @@
 //! orphans, wrongly deleted groups, panics, wall time) and exits non-zero if
 //! any rule was broken.
 
-use cluster_client::testkit::soak::{run, SoakConfig};
+#[path = "../tests/support/soak.rs"]
+#[allow(dead_code)]
+mod soak;
+
+use soak::{run, SoakConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();

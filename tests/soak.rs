@@ -3,7 +3,11 @@
 //! Replay a failure with `SOAK_SEED=<seed> cargo test --all-features --test soak`;
 //! longer runs: `cargo run --release --example soak -- 1000`.
 
-use cluster_client::testkit::soak::{run, SoakConfig};
+#[path = "support/soak.rs"]
+#[allow(dead_code)]
+mod soak;
+
+use soak::{run, SoakConfig};
 
 #[test]
 fn randomized_sagas_lose_nothing_and_delete_nothing_wrongly() {

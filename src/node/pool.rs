@@ -10,6 +10,47 @@ use super::metrics::{ConnectionPoolMetrics, NodeCounters};
 use crate::error::NodeError;
 use crate::transport::{Interrupt, NodeTransport, SlotConnection};
 
+/// What the pool makes its slots from: the seam between the pool and the
+/// transport, so the pool is tested without sockets.
+pub(crate) trait SlotSource: Send + Sync {
+    /// The connection a slot holds.
+    type Conn: SlotConn;
+    /// A new slot (it connects lazily, on its first request).
+    fn new_slot(&self) -> Self::Conn;
+}
+
+/// A slot's connection, as the pool sees it.
+pub(crate) trait SlotConn: Send {
+    /// A handle that interrupts the slot's I/O from another thread.
+    type Interrupt: Send;
+    /// Open connections the slot holds (0 or 1).
+    fn live_connections(&self) -> usize;
+    /// A handle to interrupt this slot's I/O.
+    fn interrupt_handle(&self) -> Self::Interrupt;
+    /// Interrupts the I/O the handle belongs to.
+    fn interrupt(handle: Self::Interrupt);
+}
+
+impl SlotSource for NodeTransport {
+    type Conn = SlotConnection;
+    fn new_slot(&self) -> SlotConnection {
+        NodeTransport::new_slot(self)
+    }
+}
+
+impl SlotConn for SlotConnection {
+    type Interrupt = Interrupt;
+    fn live_connections(&self) -> usize {
+        SlotConnection::live_connections(self)
+    }
+    fn interrupt_handle(&self) -> Interrupt {
+        SlotConnection::interrupt_handle(self)
+    }
+    fn interrupt(handle: Interrupt) {
+        handle.interrupt();
+    }
+}
+
 /// Pool sizing.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PoolLimits {
@@ -18,45 +59,45 @@ pub(crate) struct PoolLimits {
     pub purge_after: Option<Duration>,
 }
 
-struct Slot {
+struct Slot<C> {
     id: u64,
-    conn: SlotConnection,
+    conn: C,
     last_used: Instant,
 }
 
-struct PoolState {
-    idle: Vec<Slot>,
+struct PoolState<C: SlotConn> {
+    idle: Vec<Slot<C>>,
     /// Slots that exist, lent or idle.
     total: usize,
     /// A handle to interrupt each slot that exists, by slot id: changed only
     /// when a slot is made or closed, so lending costs nothing extra.
-    handles: Vec<(u64, Interrupt)>,
+    handles: Vec<(u64, C::Interrupt)>,
     next_slot: u64,
     shut: bool,
 }
 
-impl PoolState {
+impl<C: SlotConn> PoolState<C> {
     fn forget(&mut self, id: u64) {
         self.handles.retain(|(slot, _)| *slot != id);
     }
 }
 
-pub(crate) struct Pool {
-    state: Mutex<PoolState>,
+pub(crate) struct Pool<S: SlotSource = NodeTransport> {
+    state: Mutex<PoolState<S::Conn>>,
     freed: Condvar,
     limits: PoolLimits,
-    transport: NodeTransport,
+    transport: S,
     counters: Arc<NodeCounters>,
 }
 
 /// A slot on loan; it goes back to the pool when dropped.
-pub(crate) struct Lease<'a> {
-    pool: &'a Pool,
-    slot: Option<Slot>,
+pub(crate) struct Lease<'a, S: SlotSource> {
+    pool: &'a Pool<S>,
+    slot: Option<Slot<S::Conn>>,
 }
 
-impl Lease<'_> {
-    pub fn connection(&self) -> &SlotConnection {
+impl<S: SlotSource> Lease<'_, S> {
+    pub fn connection(&self) -> &S::Conn {
         match &self.slot {
             Some(s) => &s.conn,
             None => unreachable!("a lease holds its slot until dropped"),
@@ -64,7 +105,7 @@ impl Lease<'_> {
     }
 }
 
-impl Drop for Lease<'_> {
+impl<S: SlotSource> Drop for Lease<'_, S> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
             self.pool.give_back(slot);
@@ -72,8 +113,8 @@ impl Drop for Lease<'_> {
     }
 }
 
-impl Pool {
-    pub fn new(limits: PoolLimits, transport: NodeTransport, counters: Arc<NodeCounters>) -> Self {
+impl<S: SlotSource> Pool<S> {
+    pub fn new(limits: PoolLimits, transport: S, counters: Arc<NodeCounters>) -> Self {
         Pool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
@@ -90,7 +131,7 @@ impl Pool {
     }
 
     /// Lends a slot, waiting for one until `deadline`.
-    pub fn lease(&self, deadline: Instant) -> Result<Lease<'_>, NodeError> {
+    pub fn lease(&self, deadline: Instant) -> Result<Lease<'_, S>, NodeError> {
         let mut st = self.state.lock();
         let mut counted_wait = false;
         loop {
@@ -130,7 +171,7 @@ impl Pool {
         }
     }
 
-    fn give_back(&self, mut slot: Slot) {
+    fn give_back(&self, mut slot: Slot<S::Conn>) {
         slot.last_used = Instant::now();
         let mut st = self.state.lock();
         if st.shut {
@@ -195,7 +236,7 @@ impl Pool {
         let (idle, lent) = {
             let mut st = self.state.lock();
             st.shut = true;
-            let idle: Vec<Slot> = st.idle.drain(..).collect();
+            let idle: Vec<Slot<S::Conn>> = st.idle.drain(..).collect();
             st.total -= idle.len();
             for slot in &idle {
                 st.forget(slot.id);
@@ -206,11 +247,150 @@ impl Pool {
         drop(idle);
         // What is left is lent out: interrupt its I/O.
         for (_, handle) in lent {
-            handle.interrupt();
+            S::Conn::interrupt(handle);
         }
     }
 
     pub fn metrics(&self) -> ConnectionPoolMetrics {
         self.counters.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pool's specification, with fake slots: no sockets, no ureq.
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    #[derive(Default)]
+    struct FakeSource {
+        made: AtomicUsize,
+    }
+
+    struct FakeConn {
+        id: usize,
+        live: Arc<AtomicUsize>,
+        interrupted: Arc<AtomicBool>,
+    }
+
+    impl SlotSource for FakeSource {
+        type Conn = FakeConn;
+        fn new_slot(&self) -> FakeConn {
+            FakeConn {
+                id: self.made.fetch_add(1, Ordering::SeqCst),
+                live: Arc::default(),
+                interrupted: Arc::default(),
+            }
+        }
+    }
+
+    impl SlotConn for FakeConn {
+        type Interrupt = Arc<AtomicBool>;
+        fn live_connections(&self) -> usize {
+            self.live.load(Ordering::SeqCst)
+        }
+        fn interrupt_handle(&self) -> Arc<AtomicBool> {
+            self.interrupted.clone()
+        }
+        fn interrupt(handle: Arc<AtomicBool>) {
+            handle.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn pool(max: usize, min_idle: usize) -> Pool<FakeSource> {
+        Pool::new(
+            PoolLimits {
+                max,
+                min_idle,
+                purge_after: Some(Duration::from_secs(60)),
+            },
+            FakeSource::default(),
+            Arc::default(),
+        )
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(20)
+    }
+
+    #[test]
+    fn lends_up_to_max_then_a_waiter_times_out_at_its_deadline() {
+        let p = pool(2, 1);
+        let a = p.lease(soon()).unwrap();
+        let b = p.lease(soon()).unwrap();
+        assert_ne!(a.connection().id, b.connection().id);
+        let start = Instant::now();
+        assert!(matches!(p.lease(soon()), Err(NodeError::PoolTimeout)));
+        assert!(start.elapsed() >= Duration::from_millis(15));
+        assert_eq!(p.metrics().operations_waited, 1);
+        drop(a);
+        // The returned slot is lent again: no third slot is made.
+        let c = p.lease(soon()).unwrap();
+        assert_eq!(p.transport.made.load(Ordering::SeqCst), 2);
+        drop((b, c));
+    }
+
+    #[test]
+    fn a_waiter_gets_the_slot_given_back() {
+        let p = Arc::new(pool(1, 1));
+        let held = p.lease(soon()).unwrap();
+        let id = held.connection().id;
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                p.lease(Instant::now() + Duration::from_secs(5))
+                    .map(|l| l.connection().id)
+            });
+            std::thread::sleep(Duration::from_millis(20));
+            drop(held);
+            assert_eq!(waiter.join().unwrap().unwrap(), id);
+        });
+        assert_eq!(p.metrics().operations_waited, 1);
+    }
+
+    #[test]
+    fn the_most_recently_used_idle_slot_is_lent_first() {
+        let p = pool(3, 1);
+        let a = p.lease(soon()).unwrap();
+        let b = p.lease(soon()).unwrap();
+        let (ida, idb) = (a.connection().id, b.connection().id);
+        drop(a);
+        drop(b);
+        assert_eq!(p.lease(soon()).unwrap().connection().id, idb);
+        let _ = ida;
+    }
+
+    #[test]
+    fn the_purge_closes_stale_idle_connections_and_keeps_the_minimum() {
+        let p = pool(4, 1);
+        let leases: Vec<_> = (0..3).map(|_| p.lease(soon()).unwrap()).collect();
+        for l in &leases {
+            l.connection().live.store(1, Ordering::SeqCst);
+        }
+        drop(leases);
+        let now = Instant::now();
+        assert_eq!(p.purge(now), 0, "nothing is stale yet");
+        assert_eq!(p.purge(now + Duration::from_secs(61)), 2);
+        assert_eq!(p.metrics().connections_purged, 2);
+        assert_eq!(p.purge(now + Duration::from_secs(600)), 0, "one kept");
+        // A slot with no open connection does not count as idle capacity.
+        let never_connected = p.lease(soon()).unwrap();
+        drop(never_connected);
+    }
+
+    #[test]
+    fn shutdown_interrupts_lent_slots_refuses_leases_and_wakes_waiters() {
+        let p = Arc::new(pool(1, 1));
+        let held = p.lease(soon()).unwrap();
+        let flag = held.connection().interrupted.clone();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| p.lease(Instant::now() + Duration::from_secs(5)).err());
+            std::thread::sleep(Duration::from_millis(20));
+            p.shutdown();
+            assert!(matches!(waiter.join().unwrap(), Some(NodeError::Shutdown)));
+        });
+        assert!(flag.load(Ordering::SeqCst), "the lent slot was interrupted");
+        assert!(p.is_shut());
+        assert!(matches!(p.lease(soon()), Err(NodeError::Shutdown)));
+        drop(held);
     }
 }

@@ -44,7 +44,6 @@ mod groups;
 mod http;
 mod node;
 mod resources;
-pub mod soak;
 mod tls;
 mod view;
 

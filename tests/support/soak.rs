@@ -4,6 +4,10 @@
 //! the library returned. Used by `tests/soak.rs` (CI-sized) and
 //! `examples/soak.rs` (long runs).
 
+// `catch_unwind` closures return the library's `Error` by value (the
+// variant users match on); its size is the library's documented choice.
+#![allow(clippy::result_large_err)]
+
 use rand::rngs::SmallRng;
 use rand::{Rng as _, SeedableRng};
 use std::collections::BTreeMap;
@@ -13,8 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{Fault, FaultRule, TestCluster};
-use crate::{ClusterClient, Error, HostAddress, RetryPolicy};
+use cluster_client::testkit::{Fault, FaultRule, TestCluster};
+use cluster_client::{ClusterClient, Error, HostAddress, RetryPolicy};
 
 /// What to run.
 #[derive(Debug, Clone)]
