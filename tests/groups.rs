@@ -451,10 +451,10 @@ fn five_concurrent_creates_and_deletes() {
 #[test]
 fn fan_out_reaches_all_eight_nodes_at_once() {
     let nodes = TestCluster::start(8).unwrap();
-    for n in nodes.nodes() {
-        n.set_latency(Duration::from_millis(400));
-    }
     let client = fast_client(&nodes);
+    // Each create waits at the nodes until all eight are in flight: a
+    // fan-out that sent them one by one would time out instead.
+    nodes.hold_until_in_flight(8);
     nodes.reset_peak();
     client.create_group("g").unwrap();
     assert_eq!(

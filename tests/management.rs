@@ -227,13 +227,15 @@ fn all_nodes_down_is_an_error_naming_every_node() {
 #[test]
 fn purge_closes_idle_connections_down_to_the_minimum() {
     let nodes = TestCluster::start(1).unwrap();
-    nodes.node(0).set_latency(Duration::from_millis(300));
     let client = fast_builder(&nodes)
         .max_connections_per_node(4)
         .min_connections_per_node(1)
         .purge_unused_connections_after(Some(Duration::from_millis(200)))
         .build()
         .unwrap();
+    // The four requests are held at the node until all four are in flight,
+    // so the pool needs four connections at once.
+    nodes.hold_until_in_flight(4);
     std::thread::scope(|s| {
         for _ in 0..4 {
             let c = client.clone();

@@ -62,6 +62,14 @@ impl TestCluster {
         self.flight.peak.load(Ordering::SeqCst)
     }
 
+    /// Holds the next `n` requests (to any node of the cluster) until all
+    /// `n` are in flight together, then lets them go on (one-shot; a request
+    /// waits at most 10 s). Tests of concurrency use it instead of latency:
+    /// calls made one after another never get past it in time.
+    pub fn hold_until_in_flight(&self, n: usize) {
+        self.flight.hold_until(n);
+    }
+
     /// Resets the cluster-wide peak to the number in flight now.
     pub fn reset_peak(&self) {
         self.flight

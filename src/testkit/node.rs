@@ -114,11 +114,59 @@ struct Inner {
     cluster_flight: Arc<Flight>,
 }
 
-/// A count of requests in flight and its peak.
+/// A count of requests in flight and its peak, and a gate that holds
+/// requests until enough are in flight together.
 #[derive(Debug, Default)]
 pub(super) struct Flight {
     pub(super) count: AtomicUsize,
     pub(super) peak: AtomicUsize,
+    gate: Mutex<Gate>,
+    opened: std::sync::Condvar,
+}
+
+/// `need == 0`: open.
+#[derive(Debug, Default)]
+struct Gate {
+    need: usize,
+    arrived: usize,
+}
+
+/// The longest a request waits at the gate: nothing hangs on a test's
+/// miscount.
+const GATE_LIMIT: Duration = Duration::from_secs(10);
+
+impl Flight {
+    /// Holds the next `n` requests until all `n` are in flight together.
+    pub(super) fn hold_until(&self, n: usize) {
+        let mut g = lock(&self.gate);
+        g.need = n;
+        g.arrived = 0;
+    }
+
+    /// Called by each request: waits at a closed gate until it opens.
+    fn pass(&self) {
+        let mut g = lock(&self.gate);
+        if g.need == 0 {
+            return;
+        }
+        g.arrived += 1;
+        let deadline = Instant::now() + GATE_LIMIT;
+        while g.need != 0 && g.arrived < g.need {
+            let now = Instant::now();
+            if now >= deadline {
+                log::warn!("test node gate: only {} of {} arrived", g.arrived, g.need);
+                break;
+            }
+            g = self
+                .opened
+                .wait_timeout(g, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        g.need = 0;
+        g.arrived = 0;
+        self.opened.notify_all();
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -548,6 +596,7 @@ impl Inner {
         let in_flight = InFlight::enter(&self.in_flight, &self.peak);
         let _cluster_in_flight =
             InFlight::enter(&self.cluster_flight.count, &self.cluster_flight.peak);
+        self.cluster_flight.pass();
         let latency = Duration::from_nanos(self.latency_nanos.load(Ordering::Relaxed));
         if !latency.is_zero() && !self.pause(conn, latency) {
             return false;
