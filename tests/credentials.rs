@@ -7,7 +7,7 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cluster_client::testkit::{Fault, FaultRule, TestCluster};
+use cluster_client::testkit::{FaultRule, TestCluster};
 use cluster_client::{ClusterClient, HostAddress};
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -73,13 +73,7 @@ fn credentials_stay_out_of_logs_debug_and_errors() {
     nodes.node(1).fail_next("POST", 2, 503);
     nodes.node(2).fail_next("POST", 1, 400);
     let err = basic.create_group("h").unwrap_err();
-    nodes.node(0).inject(
-        FaultRule::new(Fault::Status {
-            status: 401,
-            retry_after: None,
-        })
-        .always(),
-    );
+    nodes.node(0).inject(FaultRule::status(401).always());
     let admin_err = basic.cluster().server_id();
     nodes.node(0).clear_faults();
     nodes.node(2).go_down();

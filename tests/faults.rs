@@ -13,13 +13,7 @@ use common::fast_builder;
 fn the_retry_budget_bounds_retries_when_the_whole_cluster_fails() {
     let nodes = TestCluster::start(3).unwrap();
     for n in nodes.nodes() {
-        n.inject(
-            FaultRule::new(Fault::Status {
-                status: 503,
-                retry_after: None,
-            })
-            .always(),
-        );
+        n.inject(FaultRule::status(503).always());
     }
     let client = fast_builder(&nodes)
         .retry_policy(RetryPolicy::exponential(

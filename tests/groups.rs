@@ -8,11 +8,7 @@ use std::time::{Duration, Instant};
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
 use cluster_client::{ClusterClient, Error, HostAddress, NodeError, RetryPolicy};
-use common::{fast_builder, fast_client};
-
-fn host(nodes: &TestCluster, i: usize) -> HostAddress {
-    nodes.node(i).url().parse().expect("test node url parses")
-}
+use common::{fast_builder, fast_client, host};
 
 fn group_error(err: Error) -> (Vec<HostAddress>, Vec<HostAddress>, Vec<HostAddress>) {
     match err {
@@ -78,14 +74,9 @@ fn a_400_on_one_node_rolls_back_everywhere_and_is_not_retried() {
 #[test]
 fn a_500_on_one_node_rolls_back_everywhere() {
     let nodes = TestCluster::start(3).unwrap();
-    nodes.node(2).inject(
-        FaultRule::new(Fault::Status {
-            status: 500,
-            retry_after: None,
-        })
-        .method("POST")
-        .always(),
-    );
+    nodes
+        .node(2)
+        .inject(FaultRule::status(500).method("POST").always());
     let client = fast_client(&nodes);
     let err = client.create_group("g").unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
@@ -186,12 +177,9 @@ fn a_lost_answer_then_409_counts_as_created_when_all_succeed() {
 fn a_failed_verification_rolls_back_every_node() {
     let nodes = TestCluster::start(3).unwrap();
     nodes.node(2).inject(
-        FaultRule::new(Fault::Status {
-            status: 404,
-            retry_after: None,
-        })
-        .method("GET")
-        .path_prefix("/v1/group/"),
+        FaultRule::status(404)
+            .method("GET")
+            .path_prefix("/v1/group/"),
     );
     let client = fast_client(&nodes);
     let (failed, rollback_failed, _) = group_error(client.create_group("g").unwrap_err());
@@ -208,14 +196,9 @@ fn a_failed_verification_rolls_back_every_node() {
 fn a_failed_rollback_is_reported_with_its_reason() {
     let nodes = TestCluster::start(3).unwrap();
     nodes.node(1).fail_next("POST", 1, 400);
-    nodes.node(0).inject(
-        FaultRule::new(Fault::Status {
-            status: 500,
-            retry_after: None,
-        })
-        .method("DELETE")
-        .always(),
-    );
+    nodes
+        .node(0)
+        .inject(FaultRule::status(500).method("DELETE").always());
     let client = fast_client(&nodes);
     let err = client.create_group("g").unwrap_err();
     match &err {
@@ -351,14 +334,9 @@ fn a_partial_delete_returns_exactly_the_failed_host() {
     for n in nodes.nodes() {
         n.insert_group("g");
     }
-    nodes.node(1).inject(
-        FaultRule::new(Fault::Status {
-            status: 500,
-            retry_after: None,
-        })
-        .method("DELETE")
-        .always(),
-    );
+    nodes
+        .node(1)
+        .inject(FaultRule::status(500).method("DELETE").always());
     let client = fast_client(&nodes);
     assert_eq!(client.delete_group("g").unwrap(), vec![host(&nodes, 1)]);
     let report = client.delete_group_report("g").unwrap();
@@ -498,13 +476,7 @@ fn verify_everywhere_asks_every_node_at_once() {
     let nodes = TestCluster::start(3).unwrap();
     nodes.node(0).insert_group("g");
     nodes.node(2).insert_group("g");
-    nodes.node(1).inject(
-        FaultRule::new(Fault::Status {
-            status: 500,
-            retry_after: None,
-        })
-        .always(),
-    );
+    nodes.node(1).inject(FaultRule::status(500).always());
     let client = fast_client(&nodes);
     let presence = client.verify_group_everywhere("g").unwrap();
     assert_eq!(presence.len(), 3);

@@ -9,11 +9,7 @@ use std::time::{Duration, Instant};
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
 use cluster_client::{Error, HostAddress, HostResolver, NodeError, RetryPolicy};
-use common::{fast_builder, fast_client, wait_for};
-
-fn host(nodes: &TestCluster, i: usize) -> HostAddress {
-    nodes.node(i).url().parse().unwrap()
-}
+use common::{fast_builder, fast_client, host, wait_for};
 
 fn version_requests(nodes: &TestCluster, i: usize) -> usize {
     nodes.node(i).count_requests_to("GET", "/_api/version")
@@ -181,13 +177,7 @@ fn a_503_fails_over_and_503_everywhere_returns_the_last_answer() {
     let r = client.request("GET", "/_api/version", None).unwrap();
     assert_eq!((r.host, r.status), (host(&nodes, 1), 200));
     for n in nodes.nodes() {
-        n.inject(
-            FaultRule::new(Fault::Status {
-                status: 503,
-                retry_after: None,
-            })
-            .always(),
-        );
+        n.inject(FaultRule::status(503).always());
     }
     let r = client.request("GET", "/_api/version", None).unwrap();
     assert_eq!(r.status, 503);

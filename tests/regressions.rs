@@ -13,11 +13,7 @@ use cluster_client::{
     ClusterClient, Error, GroupApi, GroupEndpoint, HostAddress, HostResolver, NodeError,
     RetryBudget, RetryPolicy, Saga,
 };
-use common::{fast_builder, wait_for};
-
-fn host(nodes: &TestCluster, i: usize) -> HostAddress {
-    nodes.node(i).url().parse().expect("test node URL")
-}
+use common::{fast_builder, host, wait_for};
 
 struct Report {
     failed: Vec<HostAddress>,

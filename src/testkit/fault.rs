@@ -112,6 +112,15 @@ impl FaultRule {
         }
     }
 
+    /// A rule answering `status` (no `Retry-After`) once; the operation is
+    /// not applied.
+    pub fn status(status: u16) -> Self {
+        FaultRule::new(Fault::Status {
+            status,
+            retry_after: None,
+        })
+    }
+
     /// Restricts the rule to one method.
     pub fn method(mut self, m: &str) -> Self {
         self.method = Some(m.to_string());

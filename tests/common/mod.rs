@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use cluster_client::testkit::TestCluster;
-use cluster_client::{ClientBuilder, ClusterClient, RetryPolicy};
+use cluster_client::{ClientBuilder, ClusterClient, HostAddress, RetryPolicy};
 
 /// A builder with millisecond retries and timeouts, for tests.
 pub fn fast_builder(nodes: &TestCluster) -> ClientBuilder {
@@ -46,4 +46,13 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The address of node `i`, as the client names it.
+pub fn host(nodes: &TestCluster, i: usize) -> HostAddress {
+    nodes
+        .node(i)
+        .url()
+        .parse()
+        .expect("a test node's URL is a host")
 }
