@@ -2,19 +2,16 @@
 //! library, `clusterctl` and the C ABI alike. Every key is optional; an
 //! unknown key or a bad value is an error naming the key and its line.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::values::{GroupApiSetting, HostsSetting, Humane, PurgeAfter};
 use super::ClientBuilder;
 use crate::address::HostAddress;
 use crate::cluster::HostResolver;
 use crate::error::Error;
-use crate::groups::{GroupApi, GroupEndpoint};
 use crate::retry::{RetryBudget, RetryPolicy};
 
 /// A parsed configuration file (see the README's "Configuration file").
@@ -156,131 +153,6 @@ enum ResolverName {
     RoundRobin,
     Random,
     Fallback,
-}
-
-/// A duration written the humane way (`"250ms"`).
-#[derive(Debug, Clone, Copy)]
-struct Humane(Duration);
-
-impl<'de> Deserialize<'de> for Humane {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_duration(&text)
-            .map(Humane)
-            .map_err(de::Error::custom)
-    }
-}
-
-/// A purge age, or `"never"`.
-#[derive(Debug, Clone, Copy)]
-struct PurgeAfter(Option<Duration>);
-
-impl<'de> Deserialize<'de> for PurgeAfter {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.trim() == "never" {
-            return Ok(PurgeAfter(None));
-        }
-        super::parse_duration(&text)
-            .map(|d| PurgeAfter(Some(d)))
-            .map_err(|e| de::Error::custom(format!("{e}, or \"never\"")))
-    }
-}
-
-/// `hosts = ["http://a:1", ...]` or `hosts = "http://a:1,http://b:2"`.
-#[derive(Debug, Clone)]
-struct HostsSetting(Vec<String>);
-
-impl<'de> Deserialize<'de> for HostsSetting {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = HostsSetting;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of node URLs or one comma-separated string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<HostsSetting, E> {
-                Ok(HostsSetting(v.split(',').map(str::to_string).collect()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<HostsSetting, A::Error> {
-                let mut hosts = Vec::new();
-                while let Some(h) = seq.next_element::<String>()? {
-                    hosts.push(h);
-                }
-                Ok(HostsSetting(hosts))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// `group_api = "reference" | "webdav"` or the table form.
-#[derive(Debug, Clone)]
-struct GroupApiSetting(GroupApi);
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GroupApiTable {
-    create: EndpointTable,
-    verify: EndpointTable,
-    delete: EndpointTable,
-    #[serde(default)]
-    allow_slash_in_id: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EndpointTable {
-    method: String,
-    path: String,
-    #[serde(default)]
-    json_body: bool,
-    done: Vec<u16>,
-    #[serde(default)]
-    unchanged: Vec<u16>,
-}
-
-impl EndpointTable {
-    fn endpoint(&self) -> GroupEndpoint {
-        GroupEndpoint::new(
-            &self.method,
-            &self.path,
-            self.json_body,
-            &self.done,
-            &self.unchanged,
-        )
-    }
-}
-
-impl<'de> Deserialize<'de> for GroupApiSetting {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = GroupApiSetting;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("\"reference\", \"webdav\" or a table of create/verify/delete")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<GroupApiSetting, E> {
-                match v {
-                    "reference" => Ok(GroupApiSetting(GroupApi::reference())),
-                    "webdav" => Ok(GroupApiSetting(GroupApi::webdav())),
-                    other => Err(E::custom(format!(
-                        "unknown group_api preset {other:?}: use \"reference\", \"webdav\" or a table"
-                    ))),
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<GroupApiSetting, A::Error> {
-                let t = GroupApiTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(GroupApiSetting(GroupApi {
-                    create: t.create.endpoint(),
-                    verify: t.verify.endpoint(),
-                    delete: t.delete.endpoint(),
-                    allow_slash_in_id: t.allow_slash_in_id,
-                }))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 impl ClientConfig {
@@ -509,132 +381,5 @@ impl ClientBuilder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn error(text: &str) -> String {
-        ClientConfig::from_toml(text).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn every_key_is_read() {
-        let c = ClientConfig::from_toml(
-            r#"
-hosts = "http://127.0.0.1:1, http://127.0.0.1:2"
-host_resolver = "fallback"
-database = "db"
-fan_out_threads = 3
-max_response_bytes = 4096
-use_env_proxy = false
-[group_api.create]
-method = "PUT"
-path = "/g/{id}"
-done = [201]
-unchanged = [204]
-[group_api.verify]
-method = "GET"
-path = "/g/{id}"
-done = [200]
-unchanged = [404]
-[group_api.delete]
-method = "DELETE"
-path = "/g/{id}"
-done = [204]
-unchanged = [404]
-[retry]
-attempts = 5
-initial_delay = "250ms"
-max_delay = "2s"
-jitter = false
-[retry_budget]
-percent = 0.5
-min_per_second = 3
-[timeouts]
-connect = "1s"
-request = "2s"
-operation = "3s"
-[pool]
-max_connections_per_node = 2
-min_connections_per_node = 0
-purge_unused_after = "never"
-[health]
-unhealthy_after = 4
-probe_interval = "100ms"
-probe_path = "/health"
-"#,
-        )
-        .unwrap();
-        let b = c.apply(ClientBuilder::default()).unwrap();
-        assert_eq!(b.hosts.as_ref().map(Vec::len).ok(), Some(2));
-        assert_eq!(b.resolver, HostResolver::Fallback);
-        assert_eq!(b.group_api.create.method, "PUT");
-        assert_eq!(b.policy.max_attempts(), 5);
-        assert_eq!(b.policy.initial_delay(), Duration::from_millis(250));
-        assert!(!b.policy.jitter());
-        assert_eq!(b.operation_timeout, Duration::from_secs(3));
-        assert_eq!(b.max_connections, 2);
-        assert_eq!(b.purge_after, None);
-        assert_eq!(b.unhealthy_after, 4);
-        assert_eq!(b.probe_path, "/health");
-        assert_eq!(b.database.as_deref(), Some("db"));
-        b.build().unwrap();
-    }
-
-    #[test]
-    fn mistakes_name_the_key_and_the_line() {
-        let e =
-            error("hosts = [\"http://127.0.0.1:1\"]\n\n[timeouts]\nrequest = \"2 fortnights\"\n");
-        assert!(e.contains("line 4") && e.contains("fortnights"), "{e}");
-        let e = error("[pool]\nmax_conections_per_node = 2\n");
-        assert!(
-            e.contains("line 2") && e.contains("max_conections_per_node"),
-            "{e}"
-        );
-        let e = error("group_api = \"webdev\"\n");
-        assert!(e.contains("line 1") && e.contains("webdev"), "{e}");
-        let e = error("[retry]\nattempts = \"three\"\n");
-        assert!(e.contains("line 2"), "{e}");
-        let e = error("hosts = [\"http://127.0.0.1:1\"]\n[group_api.create]\nmethod = \"PUT\"\n");
-        assert!(e.contains("path") || e.contains("verify"), "{e}");
-    }
-
-    #[test]
-    fn secrets_come_from_the_environment_only() {
-        let c = ClientConfig::from_toml(
-            "hosts = [\"http://127.0.0.1:1\"]\n[auth]\nbasic_user = \"root\"\npassword_env = \"CLUSTER_CLIENT_TEST_UNSET_VARIABLE\"\n",
-        )
-        .unwrap();
-        let e = c.apply(ClientBuilder::default()).unwrap_err().to_string();
-        assert!(
-            e.contains("line 4") && e.contains("CLUSTER_CLIENT_TEST_UNSET_VARIABLE"),
-            "{e}"
-        );
-        let e = error("[auth]\npassword = \"hunter2\"\n");
-        assert!(e.contains("password"), "{e}");
-        let c = ClientConfig::from_toml("[auth]\nbasic_user = \"root\"\n").unwrap();
-        let e = c.apply(ClientBuilder::default()).unwrap_err().to_string();
-        assert!(e.contains("password_env"), "{e}");
-    }
-
-    #[test]
-    fn builder_calls_after_the_file_override_it() {
-        let c = ClientConfig::from_toml(
-            "hosts = [\"http://127.0.0.1:1\"]\n[timeouts]\noperation = \"3s\"\n",
-        )
-        .unwrap();
-        let b = ClientBuilder::default()
-            .config(c)
-            .operation_timeout(Duration::from_secs(9));
-        assert_eq!(b.operation_timeout, Duration::from_secs(9));
-    }
-
-    #[test]
-    fn a_missing_file_fails_at_build() {
-        let e = ClientBuilder::default()
-            .config_file("/nonexistent/cluster-client.toml")
-            .build()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("/nonexistent/cluster-client.toml"), "{e}");
-    }
-}
+#[path = "file_tests.rs"]
+mod tests;

@@ -5,6 +5,7 @@
 
 mod duration;
 mod file;
+mod values;
 
 use std::fmt;
 use std::sync::Arc;

@@ -4,11 +4,11 @@
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use parking_lot::Mutex;
-
 use crate::error::NodeError;
+
+mod budget;
+
+pub use self::budget::RetryBudget;
 
 /// How many attempts a per-node call makes and how long it waits between them.
 ///
@@ -217,120 +217,6 @@ pub(crate) fn next_wait(
     Ok(wait)
 }
 
-/// A client-wide limit on retries, in the spirit of Finagle's retry budget:
-/// every first attempt deposits `percent` of a retry, time deposits
-/// `min_per_second` retries a second, and a retry withdraws one. The balance
-/// is capped at ten seconds' worth of the floor plus what 100 first attempts
-/// deposit. When the cluster fails as a whole, retries add at most `percent`
-/// to the load instead of multiplying it. Compensations (rollbacks) are exempt.
-pub struct RetryBudget {
-    /// Thousandths of a retry deposited per first attempt.
-    per_attempt: u64,
-    /// Thousandths of a retry deposited per second; `None` = unlimited.
-    per_second: Option<u64>,
-    /// Thousandths of a retry; first attempts add to it without a lock.
-    balance: AtomicU64,
-    /// When time last paid into the balance (retries only).
-    last_refill: Mutex<Instant>,
-}
-
-const UNIT: u64 = 1000;
-
-impl RetryBudget {
-    /// Retries may add `percent` (0.0 to 1.0) of first attempts, plus
-    /// `min_per_second` retries a second.
-    pub fn new(percent: f64, min_per_second: f64) -> Self {
-        let percent = if percent.is_finite() {
-            percent.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let per_second = if min_per_second.is_infinite() && min_per_second > 0.0 {
-            None
-        } else if min_per_second.is_finite() {
-            Some((min_per_second.clamp(0.0, 1e9) * UNIT as f64).round() as u64)
-        } else {
-            Some(0)
-        };
-        RetryBudget {
-            per_attempt: (percent * UNIT as f64).round() as u64,
-            per_second,
-            balance: AtomicU64::new(per_second.map_or(0, |p| p * 10)),
-            last_refill: Mutex::new(Instant::now()),
-        }
-    }
-
-    /// No limit on retries (each call is still bounded by its policy).
-    pub fn unlimited() -> Self {
-        RetryBudget::new(1.0, f64::INFINITY)
-    }
-
-    fn cap(&self, per_second: u64) -> u64 {
-        (per_second * 10).max(UNIT) + 100 * self.per_attempt
-    }
-
-    fn add(&self, amount: u64, cap: u64) {
-        let _ = self
-            .balance
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                Some((b + amount).min(cap))
-            });
-    }
-
-    /// Records a first attempt.
-    pub(crate) fn deposit(&self) {
-        if let Some(per_second) = self.per_second {
-            let cap = self.cap(per_second);
-            // A full budget (the healthy steady state) is only read, so
-            // threads do not fight over its cache line.
-            if self.balance.load(Ordering::Relaxed) < cap {
-                self.add(self.per_attempt, cap);
-            }
-        }
-    }
-
-    /// Takes one retry from the budget; false when none is left.
-    pub(crate) fn try_withdraw(&self) -> bool {
-        let Some(per_second) = self.per_second else {
-            return true;
-        };
-        {
-            let mut last = self.last_refill.lock();
-            let now = Instant::now();
-            let ms = now.saturating_duration_since(*last).as_millis() as u64;
-            let earned = ms.saturating_mul(per_second) / 1000;
-            if earned > 0 {
-                *last = now;
-                self.add(earned, self.cap(per_second));
-            }
-        }
-        self.balance
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
-                b.checked_sub(UNIT)
-            })
-            .is_ok()
-    }
-}
-
-impl Default for RetryBudget {
-    /// 20 % of first attempts plus 10 retries a second.
-    fn default() -> Self {
-        RetryBudget::new(0.2, 10.0)
-    }
-}
-
-impl fmt::Debug for RetryBudget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryBudget")
-            .field("percent", &(self.per_attempt as f64 / UNIT as f64))
-            .field(
-                "min_per_second",
-                &self.per_second.map(|p| p as f64 / UNIT as f64),
-            )
-            .finish()
-    }
-}
-
 /// A random number for jitter, random node choice and request ids (not
 /// for secrets): the thread-local generator of `rand`, already in the tree
 /// through `retry`.
@@ -471,19 +357,5 @@ mod tests {
             &NodeError::Tls("bad cert".into()),
             true
         ));
-    }
-
-    #[test]
-    fn budget_limits_retries() {
-        let b = RetryBudget::new(0.2, 0.0);
-        // Cap is 1 + 20 = 21 and the balance starts at 0.
-        assert!(!b.try_withdraw());
-        for _ in 0..10 {
-            b.deposit();
-        }
-        assert!(b.try_withdraw());
-        assert!(b.try_withdraw());
-        assert!(!b.try_withdraw());
-        assert!(RetryBudget::unlimited().try_withdraw());
     }
 }

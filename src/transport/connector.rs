@@ -1,0 +1,186 @@
+//! The connections under a node's slots: ureq's connector wrapped to
+//! count every connect and close and to note when a request's first byte
+//! left, and the node's own name resolution.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::config::Config;
+use ureq::http;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
+
+use super::ConnectionObserver;
+
+/// Resolves a node's host once, not per request: an IP literal is its own
+/// address; a name is looked up by ureq's resolver when a connection is
+/// made and the answer kept for [`NAME_TTL`] (dropped at once when a
+/// connect fails, so a moved node is found again).
+pub(super) struct NodeResolver {
+    /// No proxy: every lookup is of the node's own host.
+    pub(super) direct: bool,
+    pub(super) ip: Option<std::net::SocketAddr>,
+    pub(super) cache: parking_lot::Mutex<Option<(ResolvedSocketAddrs, std::time::Instant)>>,
+    pub(super) fallback: DefaultResolver,
+}
+
+/// How long a looked-up name is trusted.
+const NAME_TTL: Duration = Duration::from_secs(30);
+
+impl NodeResolver {
+    fn forget(&self) {
+        if self.ip.is_none() {
+            *self.cache.lock() = None;
+        }
+    }
+}
+
+impl fmt::Debug for NodeResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeResolver")
+            .field("ip", &self.ip)
+            .finish()
+    }
+}
+
+/// The node's resolver, shared by its slots' agents.
+#[derive(Debug)]
+pub(super) struct SharedResolver(pub(super) Arc<NodeResolver>);
+
+impl Resolver for SharedResolver {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let r = &self.0;
+        if let Some(addr) = r.ip {
+            let mut addrs = self.empty();
+            addrs.push(addr);
+            return Ok(addrs);
+        }
+        if !r.direct {
+            return r.fallback.resolve(uri, config, timeout);
+        }
+        if let Some((addrs, at)) = &*r.cache.lock() {
+            if at.elapsed() < NAME_TTL {
+                return Ok(addrs.clone());
+            }
+        }
+        let addrs = r.fallback.resolve(uri, config, timeout)?;
+        *r.cache.lock() = Some((addrs.clone(), std::time::Instant::now()));
+        Ok(addrs)
+    }
+}
+
+/// Wraps ureq's default connector and counts what it does.
+pub(super) struct CountingConnector {
+    pub(super) inner: Arc<DefaultConnector>,
+    pub(super) events: Arc<dyn ConnectionObserver>,
+    pub(super) sent: Arc<AtomicBool>,
+    pub(super) live: Arc<AtomicUsize>,
+    pub(super) resolver: Arc<NodeResolver>,
+}
+
+impl fmt::Debug for CountingConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CountingConnector")
+    }
+}
+
+impl Connector<()> for CountingConnector {
+    type Out = CountedTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        match self.inner.connect(details, chained) {
+            Ok(Some(inner)) => {
+                self.events.connected();
+                self.live.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(CountedTransport {
+                    inner,
+                    events: self.events.clone(),
+                    sent: self.sent.clone(),
+                    live: self.live.clone(),
+                }))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.events.connect_failed();
+                self.resolver.forget();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A live connection; its drop is the close.
+pub(super) struct CountedTransport {
+    inner: Box<dyn Transport>,
+    events: Arc<dyn ConnectionObserver>,
+    sent: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for CountedTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CountedTransport")
+    }
+}
+
+impl Transport for CountedTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if amount > 0 {
+            self.sent.store(true, Ordering::Relaxed);
+        }
+        self.inner.transmit_output(amount, whole_millis(timeout))
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.maybe_await_input(whole_millis(timeout))
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.await_input(whole_millis(timeout))
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
+impl Drop for CountedTransport {
+    fn drop(&mut self) {
+        self.events.closed();
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Rounds a timeout up to whole milliseconds. ureq sets a socket's timeout
+/// again (a syscall) whenever the value differs from the last one; each
+/// call's remaining time differs by microseconds, so without rounding every
+/// request paid a `setsockopt`. A timeout now fires at most 1 ms late.
+fn whole_millis(mut t: NextTimeout) -> NextTimeout {
+    use ureq::unversioned::transport::time::Duration as D;
+    if let D::Exact(d) = t.after {
+        let ms = d.as_micros().div_ceil(1000);
+        t.after = D::Exact(Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)));
+    }
+    t
+}
