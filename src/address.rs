@@ -238,9 +238,10 @@ impl fmt::Display for HostAddress {
     }
 }
 
+/// The address itself, so host lists print as `[http://a:1, http://b:2]`.
 impl fmt::Debug for HostAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HostAddress({})", self.text)
+        f.write_str(&self.text)
     }
 }
 

@@ -221,15 +221,19 @@ pub(crate) fn join_failures(failures: &[NodeFailure]) -> String {
         .join("; ")
 }
 
+/// `[a, b]`, or `none` (no brackets) for an empty list.
 pub(crate) fn join_hosts(hosts: &[HostAddress]) -> String {
     if hosts.is_empty() {
         return "none".to_string();
     }
-    hosts
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    format!(
+        "[{}]",
+        hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// Every error a call of this crate can return.
@@ -265,7 +269,7 @@ pub enum Error {
     /// A group operation did not hold on every node (the reference client's
     /// `GroupOperationException`).
     #[error(
-        "group {group_id:?}: failed on [{}]; rollback failed on [{}]; possible orphans on [{}] (request id {request_id}; reasons: {})",
+        "group {group_id:?}: failed on {}; rollback failed on {}; possible orphans on {} (request id {request_id}; reasons: {})",
         join_hosts(failed_hosts),
         join_hosts(rollback_failed_hosts),
         join_hosts(possible_orphans),

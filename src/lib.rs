@@ -19,11 +19,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The layers (one module each): `client` (the facade), `groups` (the group
-//! protocol and create saga), `admin` (cluster administration), `management`
-//! (health and metrics), `saga`, `cluster` (resolver, fan-out, background
-//! thread), `node` (pool, health, one attempt), `retry`, `transport` (the only
-//! module that knows ureq), `address`, `error`.
+//! Start with [`ClusterClient::builder`] (or a TOML file:
+//! [`ClientBuilder::config_file`]); group operations are
+//! [`ClusterClient::create_group`], [`ClusterClient::delete_group`] and
+//! [`ClusterClient::verify_group`]; [`ClusterClient::cluster_management`]
+//! shows health and metrics, [`ClusterClient::cluster`] administers an
+//! ArangoDB-style cluster, and [`Saga`] applies your own changes all or
+//! nothing. The README (on the crate's page) walks through each, with the
+//! wire protocol, the settings, the guarantees and the architecture.
+//!
+//! Failures are typed: [`Error::GroupOperation`] names every node where
+//! things stand otherwise than asked (`failed_hosts`,
+//! `rollback_failed_hosts`, `possible_orphans`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 // `Error::GroupOperation` carries plain host lists as named fields (a fixed
@@ -45,9 +53,11 @@ mod saga;
 mod transport;
 
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 #[cfg(feature = "ffi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffi")))]
 #[allow(unsafe_code)]
 pub mod ffi;
 

@@ -63,7 +63,9 @@ impl ClusterManagement {
             .collect()
     }
 
-    /// The pool metrics of every node.
+    /// The pool metrics of every node, keyed by node. A `HashMap` iterates
+    /// in no particular order: for node order, iterate [`nodes`](Self::nodes)
+    /// and index the map.
     pub fn connection_pool_metrics(&self) -> HashMap<HostAddress, ConnectionPoolMetrics> {
         self.cluster
             .nodes
