@@ -10,7 +10,7 @@ use crate::admin::ClusterAdmin;
 use crate::cluster::{Cluster, HostResolver, NodeResponse};
 use crate::config::{ClientBuilder, Settings};
 use crate::error::{Error, NodeError, NodeFailure};
-use crate::groups::{self, GroupApi, GroupPresence};
+use crate::groups::{self, GroupApi, GroupPresence, Intent, RecoveryReport, RepairReport};
 use crate::management::ClusterManagement;
 use crate::retry::RetryPolicy;
 
@@ -237,6 +237,44 @@ impl ClusterClient {
                 }],
             }),
         }
+    }
+
+    /// Finishes, the safe way, every saga the journal shows unfinished (a
+    /// process killed mid-saga): a create is completed if the group is on
+    /// every node, else rolled back by deleting exactly where the group was
+    /// missing before the saga and is there now (never elsewhere); an
+    /// unfinished delete is completed; the leftovers a finished saga
+    /// recorded are retried. What cannot be settled is listed in
+    /// [`RecoveryReport::needs_attention`] with its reason. Idempotent;
+    /// finished sagas are compacted out of the journal. Sagas of this
+    /// client still in flight are left alone.
+    ///
+    /// `Err(InvalidConfig)` without a journal ([`ClientBuilder::journal`]).
+    ///
+    /// ```
+    /// use cluster_client::testkit::TestCluster;
+    /// use cluster_client::ClusterClient;
+    ///
+    /// let nodes = TestCluster::start(3)?;
+    /// let journal = std::env::temp_dir().join(format!("doc-{}.journal", std::process::id()));
+    /// let client = ClusterClient::builder().hosts(nodes.urls()).journal(&journal).build()?;
+    /// client.create_group("g")?;
+    /// let report = client.recover()?; // nothing unfinished
+    /// assert!(report.finished.is_empty() && report.is_clean());
+    /// # drop(client); let _ = std::fs::remove_file(&journal);
+    /// # let _ = std::fs::remove_file(journal.with_extension("journal.lock"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recover(&self) -> Result<RecoveryReport, Error> {
+        groups::recover(&self.inner.cluster, &self.inner.group_api)
+    }
+
+    /// Verifies the group on every node and converges the cluster to the
+    /// intent: creates it where it is missing ([`Intent::Present`]) or
+    /// deletes it where it is present ([`Intent::Absent`]), reporting each
+    /// node. The tool for the `possible_orphans` a failed create names.
+    pub fn repair_group(&self, id: &str, intent: Intent) -> Result<RepairReport, Error> {
+        groups::repair_group(&self.inner.cluster, &self.inner.group_api, id, intent)
     }
 
     /// The nodes, their health and pool metrics.

@@ -338,6 +338,18 @@ pub enum Error {
     /// The client was shut down with [`ClusterClient::shutdown`](crate::ClusterClient::shutdown).
     #[error("client shut down")]
     Shutdown,
+    /// The saga journal could not be opened, written or read: locked by
+    /// another client, damaged (with the offset of the damage), or an I/O
+    /// error. Creates refuse to start when their intent cannot be journaled.
+    #[error("journal {path}: {reason}{}", offset.map(|o| format!(" (at offset {o})")).unwrap_or_default())]
+    Journal {
+        /// The journal's path.
+        path: String,
+        /// Where the damage starts, for a damaged journal.
+        offset: Option<u64>,
+        /// What went wrong.
+        reason: String,
+    },
     /// The operating system refused what the client needs (e.g. starting
     /// its background thread): not a setting, so not [`Error::InvalidConfig`].
     #[error("{context}: {source}")]

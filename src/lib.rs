@@ -46,6 +46,7 @@ mod cluster;
 mod config;
 mod error;
 mod groups;
+mod journal;
 mod management;
 mod node;
 mod retry;
@@ -70,7 +71,10 @@ pub use client::ClusterClient;
 pub use cluster::{HostResolver, NodeResponse};
 pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Cause, Error, NodeError, NodeFailure};
-pub use groups::{GroupApi, GroupEndpoint, GroupPresence};
+pub use groups::{
+    Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeRepair, RecoveredSaga,
+    RecoveryReport, RepairReport, Repaired,
+};
 pub use management::ClusterManagement;
 pub use node::metrics::{ConnectionPoolMetrics, MetricInfo, MetricKind, POOL_METRICS};
 pub use retry::{RetryBudget, RetryPolicy};

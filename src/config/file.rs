@@ -52,6 +52,7 @@ pub struct ClientConfig {
     health: Option<HealthSection>,
     auth: Option<AuthSection>,
     tls: Option<TlsSection>,
+    journal: Option<JournalSection>,
     /// Where the file was read from (for error messages and relative paths).
     #[serde(skip)]
     origin: Origin,
@@ -145,6 +146,13 @@ struct AuthSection {
 struct TlsSection {
     /// PEM file of the root certificates to trust, relative to the config file.
     ca_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JournalSection {
+    /// The saga journal's file, relative to the config file.
+    path: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,6 +289,9 @@ impl ClientConfig {
             if let Some(p) = &h.probe_path {
                 b.probe_path = p.clone();
             }
+        }
+        if let Some(p) = self.journal.as_ref().and_then(|j| j.path.as_ref()) {
+            b.journal = Some(self.origin.resolve(p));
         }
         if let Some(a) = &self.auth {
             b = self.apply_auth(a, b)?;

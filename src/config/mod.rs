@@ -77,6 +77,7 @@ pub struct ClientBuilder {
     proxy_from_env: bool,
     root_certs_pem: Option<Vec<u8>>,
     group_api: GroupApi,
+    journal: Option<std::path::PathBuf>,
     /// A config file that could not be read: reported by `build()`.
     config_error: Option<Error>,
 }
@@ -106,6 +107,7 @@ impl fmt::Debug for ClientBuilder {
             .field("use_env_proxy", &self.proxy_from_env)
             .field("root_certificates_pem", &self.root_certs_pem.is_some())
             .field("group_api", &self.group_api)
+            .field("journal", &self.journal)
             .field("config_error", &self.config_error)
             .finish_non_exhaustive()
     }
@@ -136,6 +138,7 @@ impl Default for ClientBuilder {
             proxy_from_env: false,
             root_certs_pem: None,
             group_api: GroupApi::default(),
+            journal: None,
             config_error: None,
         }
     }
@@ -303,6 +306,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Journal every group saga to this file, so a process killed mid-saga
+    /// leaves nothing [`ClusterClient::recover`] cannot find and undo (see
+    /// the README's "Crash safety"). One client per journal: the file is
+    /// locked while the client lives. With a journal, a create first asks
+    /// every node whether it holds the group (one extra round trip) and
+    /// syncs that to disk before any create is sent.
+    pub fn journal(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.journal = Some(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Checks the settings and starts the client (its background thread included).
     pub fn build(self) -> Result<ClusterClient, Error> {
         ClusterClient::start(self.settings()?)
@@ -422,6 +436,7 @@ impl ClientBuilder {
             proxy_from_env: self.proxy_from_env,
             root_certs_pem: self.root_certs_pem,
             group_api: self.group_api,
+            journal: self.journal,
             tick: tick.max(Duration::from_millis(1)),
         })
     }
@@ -448,6 +463,8 @@ pub(crate) struct Settings {
     pub proxy_from_env: bool,
     pub root_certs_pem: Option<Vec<u8>>,
     pub group_api: GroupApi,
+    /// The saga journal's path, when configured.
+    pub journal: Option<std::path::PathBuf>,
     /// How often the background thread wakes.
     pub tick: Duration,
 }

@@ -3,12 +3,21 @@
 //! when anything fails), delete and verify. The wire protocol is in [`api`].
 
 mod api;
+mod recovery;
+mod trail;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use self::api::{GroupApi, GroupEndpoint};
+pub(crate) use self::recovery::{recover, repair_group};
+pub use self::recovery::{
+    Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairReport, Repaired,
+};
+
+use self::trail::Trail;
+use crate::journal::{CreateOutcome, SagaEnd, SagaOp};
 
 use crate::address::{validate_group_id, HostAddress};
 use crate::cluster::{outcome_unknown, CallOptions, Cluster, NodeOutcome};
@@ -70,9 +79,31 @@ struct CreateState {
     /// Nodes whose state is unknown: never deleted, reported as possible orphans.
     unknown: Vec<usize>,
     failures: Vec<NodeFailure>,
+    /// Nodes a create was sent to.
+    tried: Vec<usize>,
 }
 
 impl CreateState {
+    /// Each node's outcome, for the journal.
+    fn per_node(&self, cluster: &Cluster) -> Vec<(usize, CreateOutcome)> {
+        self.tried
+            .iter()
+            .map(|&n| {
+                let host = &cluster.nodes[n].address;
+                let outcome = if self.created.contains(&n) {
+                    CreateOutcome::Created
+                } else if self.unknown.contains(&n) {
+                    CreateOutcome::Unknown
+                } else if self.failures.iter().any(|f| &f.host == host) {
+                    CreateOutcome::Failed
+                } else {
+                    CreateOutcome::WasThere
+                };
+                (n, outcome)
+            })
+            .collect()
+    }
+
     /// Sorts each node's final create outcome. The status line decides (an
     /// answer with an oversized body included). Unknown — never deleted,
     /// always reported — is any node where the create may have been applied
@@ -82,6 +113,7 @@ impl CreateState {
     /// saga's own group).
     fn absorb(&mut self, cluster: &Cluster, api: &GroupEndpoint, outcomes: Vec<NodeOutcome>) {
         for o in outcomes {
+            self.tried.push(o.node);
             let host = cluster.nodes[o.node].address.clone();
             let may_be_applied = match &o.outcome {
                 Ok(r) if api.done.contains(&r.status) || api.unchanged.contains(&r.status) => false,
@@ -112,6 +144,26 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
     }
     let request_id = new_request_id();
     let opts = cluster.call_options();
+    let trail = Trail::begin(cluster, SagaOp::Create, id, &request_id)?;
+    if trail.is_kept() {
+        // Which nodes lack the group before anything is created: what
+        // `recover()` may undo after a crash, and nothing else.
+        let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+        let mut lacked = Vec::new();
+        let mut held = Vec::new();
+        for o in send(cluster, &api.verify, id, &all, &opts, Some(&request_id)) {
+            match presence(api, o.outcome) {
+                Ok(true) => held.push(o.node),
+                Ok(false) => lacked.push(o.node),
+                Err(_) => {}
+            }
+        }
+        if cluster.is_shut_down() {
+            return Err(Error::Shutdown);
+        }
+        trail.before(&lacked, &held)?;
+    }
+    let trail = &trail;
     let mut state = CreateState::default();
     let mut saga: Saga<'_, Failures> = Saga::new(format!("create_group {id:?} [{request_id}]"));
 
@@ -139,12 +191,21 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
             let outcomes = send(cluster, &api.create, id, &healthy, &opts, Some(&request_id));
             state.absorb(cluster, &api.create, outcomes);
         }
+        trail.outcomes(&state.per_node(cluster));
         // The compensation is registered before the step reports its failure.
         if !state.created.is_empty() {
             let targets = state.created.clone();
             let request_id = request_id.clone();
             comp.push("delete where this saga created", move || {
                 let failed = rollback(cluster, api, id, &targets, &request_id);
+                let results: Vec<(usize, bool)> = targets
+                    .iter()
+                    .map(|&n| {
+                        let host = &cluster.nodes[n].address;
+                        (n, !failed.iter().any(|f| &f.host == host))
+                    })
+                    .collect();
+                trail.compensated(&results);
                 if failed.is_empty() {
                     Ok(())
                 } else {
@@ -188,6 +249,7 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
     match result {
         Ok(()) => {
             saga.complete();
+            trail.finish(SagaEnd::Ok, Vec::new());
             log::debug!("group {id:?} created on every node [{request_id}]");
             Ok(())
         }
@@ -215,10 +277,24 @@ pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Resul
                     crate::error::join_hosts(&possible_orphans)
                 );
             }
+            let rollback_failed_hosts: Vec<HostAddress> =
+                rollback_failures.iter().map(|f| f.host.clone()).collect();
+            let mut left: Vec<String> = Vec::new();
+            for h in rollback_failed_hosts.iter().chain(&possible_orphans) {
+                if !left.contains(&h.to_string()) {
+                    left.push(h.to_string());
+                }
+            }
+            let end = if left.is_empty() {
+                SagaEnd::RolledBack
+            } else {
+                SagaEnd::Leftovers
+            };
+            trail.finish(end, left);
             Err(Error::GroupOperation {
                 group_id: id.to_string(),
                 failed_hosts,
-                rollback_failed_hosts: rollback_failures.iter().map(|f| f.host.clone()).collect(),
+                rollback_failed_hosts,
                 possible_orphans,
                 failures,
                 rollback_failures,
@@ -287,12 +363,20 @@ pub(crate) fn delete_group(
     }
     let request_id = new_request_id();
     let opts = cluster.call_options();
+    let trail = Trail::begin(cluster, SagaOp::Delete, id, &request_id)?;
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     let outcomes = send(cluster, &api.delete, id, &all, &opts, Some(&request_id));
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
     }
-    Ok(delete_failures(cluster, api, id, outcomes))
+    let failures = delete_failures(cluster, api, id, outcomes);
+    if failures.is_empty() {
+        trail.finish(SagaEnd::Ok, Vec::new());
+    } else {
+        let left = failures.iter().map(|f| f.host.to_string()).collect();
+        trail.finish(SagaEnd::Leftovers, left);
+    }
+    Ok(failures)
 }
 
 /// Whether each node holds a group, in node order: `Ok(true)` holds,

@@ -1,0 +1,128 @@
+//! A saga's trail in the journal: what `create_group` and `delete_group`
+//! write, each call a no-op when no journal is configured.
+
+use crate::cluster::{ActiveSaga, Cluster};
+use crate::error::Error;
+use crate::journal::{CreateOutcome, Journal, Record, SagaEnd, SagaOp};
+use crate::retry::random_u64;
+
+/// One saga's records.
+pub(super) struct Trail<'a> {
+    journal: Option<&'a Journal>,
+    cluster: &'a Cluster,
+    saga: u64,
+    _active: Option<ActiveSaga<'a>>,
+}
+
+impl<'a> Trail<'a> {
+    /// Starts a saga's trail: its `Begin` record (not synced: until a
+    /// `Before` record is, nothing has been sent that needs undoing).
+    pub fn begin(
+        cluster: &'a Cluster,
+        op: SagaOp,
+        group: &str,
+        request_id: &str,
+    ) -> Result<Trail<'a>, Error> {
+        let saga = random_u64();
+        let journal = cluster.journal.as_ref();
+        let active = journal.map(|_| cluster.activate(saga));
+        let trail = Trail {
+            journal,
+            cluster,
+            saga,
+            _active: active,
+        };
+        if let Some(j) = journal {
+            j.append(
+                &[Record::Begin {
+                    saga,
+                    op,
+                    group: group.to_string(),
+                    nodes: cluster
+                        .nodes
+                        .iter()
+                        .map(|n| n.address.to_string())
+                        .collect(),
+                    request_id: request_id.to_string(),
+                }],
+                false,
+            )?;
+        }
+        Ok(trail)
+    }
+
+    /// True when a journal is kept.
+    pub fn is_kept(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    fn names(&self, nodes: &[usize]) -> Vec<String> {
+        nodes
+            .iter()
+            .map(|&i| self.cluster.nodes[i].address.to_string())
+            .collect()
+    }
+
+    /// The nodes that lacked and held the group before any create: synced
+    /// to disk before the first create leaves (the intent).
+    pub fn before(&self, lacked: &[usize], held: &[usize]) -> Result<(), Error> {
+        match self.journal {
+            Some(j) => j.append(
+                &[Record::Before {
+                    saga: self.saga,
+                    lacked: self.names(lacked),
+                    held: self.names(held),
+                }],
+                true,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Each node's create outcome. A journal error here is logged: the
+    /// saga goes on, and `recover()` re-verifies what it cannot read.
+    pub fn outcomes(&self, outcomes: &[(usize, CreateOutcome)]) {
+        let records: Vec<Record> = outcomes
+            .iter()
+            .map(|&(node, outcome)| Record::Outcome {
+                saga: self.saga,
+                node: self.cluster.nodes[node].address.to_string(),
+                outcome,
+            })
+            .collect();
+        self.write(&records, false);
+    }
+
+    /// A compensation's result on each node.
+    pub fn compensated(&self, results: &[(usize, bool)]) {
+        let records: Vec<Record> = results
+            .iter()
+            .map(|&(node, ok)| Record::Compensated {
+                saga: self.saga,
+                node: self.cluster.nodes[node].address.to_string(),
+                ok,
+            })
+            .collect();
+        self.write(&records, false);
+    }
+
+    /// The saga's end, with the nodes it left (named by address).
+    pub fn finish(&self, end: SagaEnd, left: Vec<String>) {
+        self.write(
+            &[Record::Finish {
+                saga: self.saga,
+                end,
+                left,
+            }],
+            false,
+        );
+    }
+
+    fn write(&self, records: &[Record], sync: bool) {
+        if let Some(j) = self.journal {
+            if let Err(e) = j.append(records, sync) {
+                log::error!("saga {:016x}: {e}", self.saga);
+            }
+        }
+    }
+}
