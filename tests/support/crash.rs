@@ -190,7 +190,7 @@ pub fn run(
         ])?;
         // Up to the whole saga: process start, pre-verify, create, verify, rollback.
         let delay =
-            Duration::from_millis(rng.random_range(0..(40 + 8 * LATENCY.as_millis() as u64)));
+            Duration::from_millis(rng.random_range(0..(10 + 4 * LATENCY.as_millis() as u64)));
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
