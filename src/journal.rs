@@ -24,6 +24,8 @@ use crate::error::Error;
 /// Longest record accepted: a longer length field is damage, not data.
 const MAX_RECORD: u32 = 16 * 1024 * 1024;
 const HEADER: usize = 8;
+/// Size past which finished sagas are compacted out as sagas end.
+pub(crate) const COMPACT_AT: u64 = 1024 * 1024;
 
 /// What a saga does to the group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,15 +272,59 @@ impl Journal {
             })
     }
 
-    /// Replaces the journal's content with `keep` (compaction): written to a
-    /// temporary file, synced, then renamed over the journal.
-    pub fn rewrite(&self, keep: &[Record]) -> Result<(), Error> {
+    /// Replaces the records of the sagas in `settled` with `replacement`,
+    /// keeping every other record (sagas appended meanwhile included):
+    /// under the write lock, written to a temporary file, synced, then
+    /// renamed over the journal.
+    pub fn replace(
+        &self,
+        settled: &std::collections::HashSet<u64>,
+        replacement: &[Record],
+    ) -> Result<(), Error> {
+        let mut file = self.file.lock();
+        let mut keep: Vec<Record> = self
+            .read_all()?
+            .into_iter()
+            .filter(|r| !settled.contains(&r.saga()))
+            .collect();
+        keep.extend_from_slice(replacement);
+        self.rewrite_locked(&mut file, &keep)
+    }
+
+    /// When the journal has grown past [`COMPACT_AT`], drops the sagas that
+    /// ended cleanly (`Ok` or `RolledBack`), under the write lock so no
+    /// record appended meanwhile is lost.
+    pub fn compact_if_large(&self) -> Result<(), Error> {
+        let mut file = self.file.lock();
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < COMPACT_AT {
+            return Ok(());
+        }
+        let records = self.read_all()?;
+        let done: std::collections::HashSet<u64> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Finish {
+                    saga,
+                    end: SagaEnd::Ok | SagaEnd::RolledBack,
+                    ..
+                } => Some(*saga),
+                _ => None,
+            })
+            .collect();
+        let keep: Vec<Record> = records
+            .into_iter()
+            .filter(|r| !done.contains(&r.saga()))
+            .collect();
+        self.rewrite_locked(&mut file, &keep)
+    }
+
+    fn rewrite_locked(&self, file: &mut File, keep: &[Record]) -> Result<(), Error> {
         let mut bytes = Vec::new();
         for r in keep {
             encode(r, &mut bytes);
         }
         let tmp = self.path.with_extension("compacting");
-        let mut file = self.file.lock();
         let written = (|| {
             let mut t = File::create(&tmp)?;
             t.write_all(&bytes)?;
@@ -370,6 +416,49 @@ mod tests {
     }
 
     #[test]
+    fn a_large_journal_keeps_only_the_sagas_that_did_not_end_cleanly() {
+        let dir = std::env::temp_dir().join(format!(
+            "cluster-client-compact-{}-{}",
+            std::process::id(),
+            crate::retry::random_u64()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let j = Journal::open(&dir.join("j")).unwrap();
+        let begin = |saga| Record::Begin {
+            saga,
+            op: SagaOp::Create,
+            group: "g".repeat(100),
+            nodes: vec!["http://127.0.0.1:1".into(); 3],
+            request_id: "0123456789abcdef".into(),
+        };
+        let mut batch = Vec::new();
+        for saga in 10..5000 {
+            batch.push(begin(saga));
+            batch.push(Record::Finish {
+                saga,
+                end: SagaEnd::Ok,
+                left: vec![],
+            });
+        }
+        let open = [
+            begin(1),
+            Record::Finish {
+                saga: 2,
+                end: SagaEnd::Leftovers,
+                left: vec!["http://127.0.0.1:1".into()],
+            },
+        ];
+        j.append(&open, false).unwrap();
+        j.append(&batch, false).unwrap();
+        j.compact_if_large().unwrap();
+        assert_eq!(j.read_all().unwrap(), open.to_vec());
+        j.compact_if_large().unwrap(); // small now: nothing to do
+        assert_eq!(j.read_all().unwrap().len(), 2);
+        drop(j);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_second_client_cannot_open_a_locked_journal() {
         let dir = std::env::temp_dir().join(format!(
             "cluster-client-journal-{}-{}",
@@ -382,7 +471,8 @@ mod tests {
         j.append(&sample(), true).unwrap();
         assert!(matches!(Journal::open(&path), Err(Error::Journal { .. })));
         assert_eq!(j.read_all().unwrap(), sample());
-        j.rewrite(&sample()[..1]).unwrap();
+        let settled = std::collections::HashSet::from([1]);
+        j.replace(&settled, &sample()[..1]).unwrap();
         j.append(&sample()[2..], false).unwrap();
         assert_eq!(j.read_all().unwrap().len(), 2);
         drop(j);

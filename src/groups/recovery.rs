@@ -187,11 +187,12 @@ pub(crate) fn recover(cluster: &Cluster, api: &GroupApi) -> Result<RecoveryRepor
     ordered.sort_by_key(|(first, _, _)| *first);
     let mut report = RecoveryReport::default();
     let mut keep: Vec<Record> = Vec::new();
+    let mut settled = std::collections::HashSet::new();
     for (_, id, log) in ordered {
         if active.contains(&id) {
-            keep.extend(log.records);
-            continue;
+            continue; // in flight in this client: not ours to settle
         }
+        settled.insert(id);
         let Some(op) = log.op else {
             log::warn!("journal: records of saga {id:016x} without its beginning; dropped");
             continue;
@@ -223,7 +224,7 @@ pub(crate) fn recover(cluster: &Cluster, api: &GroupApi) -> Result<RecoveryRepor
             });
         }
     }
-    journal.rewrite(&keep)?;
+    journal.replace(&settled, &keep)?;
     Ok(report)
 }
 

@@ -106,7 +106,8 @@ impl<'a> Trail<'a> {
         self.write(&records, false);
     }
 
-    /// The saga's end, with the nodes it left (named by address).
+    /// The saga's end, with the nodes it left (named by address); a large
+    /// journal is then compacted.
     pub fn finish(&self, end: SagaEnd, left: Vec<String>) {
         self.write(
             &[Record::Finish {
@@ -116,6 +117,11 @@ impl<'a> Trail<'a> {
             }],
             false,
         );
+        if let Some(j) = self.journal {
+            if let Err(e) = j.compact_if_large() {
+                log::error!("saga {:016x}: {e}", self.saga);
+            }
+        }
     }
 
     fn write(&self, records: &[Record], sync: bool) {
