@@ -20,9 +20,8 @@ use crate::address::HostAddress;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::journal::Journal;
-use crate::node::{Node, NodeSettings, Operation};
+use crate::node::{Connections, Node, NodeSettings, Operation};
 use crate::retry::{RetryBudget, RetryPolicy};
-use crate::transport::{Headers, TransportConfig};
 
 pub(crate) use self::background::Callbacks;
 pub use self::failover::NodeResponse;
@@ -66,14 +65,14 @@ impl Cluster {
     /// Builds every node from the checked settings and starts the
     /// background thread.
     pub fn start(settings: Settings) -> Result<Arc<Cluster>, Error> {
-        let transport = TransportConfig {
-            connect_timeout: settings.connect_timeout,
-            request_timeout: settings.request_timeout,
-            max_response_bytes: settings.max_response_bytes,
-            proxy_from_env: settings.proxy_from_env,
-            root_certs_pem: settings.root_certs_pem.clone(),
-            headers: Headers::for_client(settings.credentials.as_ref())?,
-        };
+        let connections = Connections::new(
+            settings.connect_timeout,
+            settings.request_timeout,
+            settings.max_response_bytes,
+            settings.proxy_from_env,
+            settings.root_certs_pem.clone(),
+            settings.credentials.as_ref(),
+        )?;
         let node_settings = NodeSettings {
             limits: settings.limits,
             unhealthy_after: settings.unhealthy_after,
@@ -87,7 +86,14 @@ impl Cluster {
             .iter()
             .enumerate()
             .map(|(i, h)| {
-                Node::new(i, h.clone(), &transport, &node_settings, events_tx.clone()).map(Arc::new)
+                Node::new(
+                    i,
+                    h.clone(),
+                    &connections,
+                    &node_settings,
+                    events_tx.clone(),
+                )
+                .map(Arc::new)
             })
             .collect::<Result<Vec<_>, Error>>()?;
         drop(events_tx);

@@ -22,8 +22,8 @@ use crate::error::Error;
 use crate::groups::GroupApi;
 use crate::node::health::ProbeSchedule;
 use crate::node::pool::PoolLimits;
+use crate::node::Credentials;
 use crate::retry::{RetryBudget, RetryPolicy};
-use crate::transport::Credentials;
 
 /// A secret that never shows in `Debug` or `Display`.
 #[derive(Clone)]

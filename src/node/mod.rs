@@ -14,7 +14,9 @@ use parking_lot::Mutex;
 
 use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
-use crate::transport::{NodeTransport, Request, Response, TransportConfig};
+use crate::transport::{Headers, NodeTransport, Request, Response, TransportConfig};
+
+pub(crate) use crate::transport::Credentials;
 
 use self::health::{Health, ProbeSchedule, Transition};
 use self::metrics::{ConnectionPoolMetrics, NodeCounters};
@@ -42,6 +44,30 @@ impl From<Response> for Answer {
             body: r.body,
             oversized: r.oversized,
         }
+    }
+}
+
+/// How every node's connections are made: timeouts, the body limit, proxy,
+/// trusted roots and credentials (checked once for the whole client).
+pub(crate) struct Connections(TransportConfig);
+
+impl Connections {
+    pub fn new(
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        max_response_bytes: usize,
+        proxy_from_env: bool,
+        root_certs_pem: Option<Vec<u8>>,
+        credentials: Option<&Credentials>,
+    ) -> Result<Connections, Error> {
+        Ok(Connections(TransportConfig {
+            connect_timeout,
+            request_timeout,
+            max_response_bytes,
+            proxy_from_env,
+            root_certs_pem,
+            headers: Headers::for_client(credentials)?,
+        }))
     }
 }
 
@@ -98,12 +124,13 @@ impl Node {
     pub fn new(
         index: usize,
         address: HostAddress,
-        transport: &TransportConfig,
+        connections: &Connections,
         settings: &NodeSettings,
         events: Sender<HealthEvent>,
     ) -> Result<Node, Error> {
         let counters = Arc::new(NodeCounters::default());
         let ip = address.ip().map(|ip| SocketAddr::new(ip, address.port()));
+        let transport = &connections.0;
         let node_transport = NodeTransport::new(transport, counters.clone(), ip)?;
         Ok(Node {
             index,
