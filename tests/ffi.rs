@@ -65,6 +65,19 @@ fn committed_header_is_what_cbindgen_generates() {
     }
 }
 
+#[test]
+fn pkg_config_file_names_this_version() {
+    let pc =
+        std::fs::read_to_string(Path::new(MANIFEST_DIR).join("examples/ffi/cluster_client.pc"))
+            .expect("cluster_client.pc");
+    let version = format!("Version: {}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        pc.lines().any(|l| l == version),
+        "{version} missing from cluster_client.pc"
+    );
+    assert!(pc.contains("-lcluster_client"), "{pc}");
+}
+
 /// Compiles the demo against the library in `lib_dir`.
 fn compile_demo(lib_dir: &Path) -> PathBuf {
     let src = Path::new(MANIFEST_DIR).join("examples").join("ffi");

@@ -146,12 +146,27 @@ fn python_package_passes_its_tests_against_test_nodes() {
     // bench.py stays runnable (a short run; the figures mean nothing in debug).
     let out = run(Command::new(&python)
         .current_dir(&package)
-        .args(["bench.py", "--seconds", "0.2", "--threads", "2", "--runs", "2"])
+        .args([
+            "bench.py",
+            "--seconds",
+            "0.2",
+            "--threads",
+            "2",
+            "--runs",
+            "2",
+        ])
         .arg("--testnodes")
         .arg(&testnodes)
         .env("CLUSTER_CLIENT_LIB", &lib)
         .env("PYTHONDONTWRITEBYTECODE", "1"));
     let table = text(&out.stdout);
-    assert!(out.status.success(), "bench.py failed:\n{table}{}", text(&out.stderr));
-    assert!(table.contains("| create_group, 16 nodes at 20 ms: median ms"), "{table}");
+    assert!(
+        out.status.success(),
+        "bench.py failed:\n{table}{}",
+        text(&out.stderr)
+    );
+    assert!(
+        table.contains("| create_group, 16 nodes at 20 ms: median ms"),
+        "{table}"
+    );
 }
