@@ -239,3 +239,187 @@ fn panics_become_codes() {
     assert_eq!(code, CC_PANIC);
     assert!(message.contains("boom"), "{message}");
 }
+
+/// Reads a string list without freeing it.
+///
+/// # Safety
+///
+/// `l` is a list from this module.
+unsafe fn list_items(l: &CcStringList) -> Vec<String> {
+    (0..l.len)
+        // SAFETY: `len` valid items per the caller's contract.
+        .map(|i| {
+            unsafe { CStr::from_ptr(*l.items.add(i)) }
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn version_and_abi() {
+    // SAFETY: a static NUL-terminated string.
+    let v = unsafe { CStr::from_ptr(cc_version()) };
+    assert_eq!(v.to_str(), Ok(env!("CARGO_PKG_VERSION")));
+    assert_eq!(cc_abi_version(), CC_ABI_VERSION);
+}
+
+#[test]
+fn clients_from_toml_and_config() {
+    let mut err = ptr::null_mut();
+    // SAFETY: valid strings and out pointers; results freed once.
+    unsafe {
+        let c = cc_client_new_from_toml(
+            c"hosts = [\"http://127.0.0.1:9\"]\n[retry]\nattempts = 1\n".as_ptr(),
+            &mut err,
+        );
+        assert!(!c.is_null() && err.is_null());
+        let mut list: *mut CcStringList = ptr::null_mut();
+        assert_eq!(cc_nodes(c, &mut list, &mut err), CC_OK);
+        assert_eq!(list_items(&*list), ["http://127.0.0.1:9"]);
+        cc_string_list_free(list);
+        assert_eq!(cc_unhealthy_nodes(c, &mut list, &mut err), CC_OK);
+        assert_eq!((*list).len, 0);
+        cc_string_list_free(list);
+        cc_client_free(c);
+
+        for bad in [c"hosts = 7", c"nonsense_key = 1", c"hosts = [\"ftp://x\"]"] {
+            let c = cc_client_new_from_toml(bad.as_ptr(), &mut err);
+            assert!(c.is_null());
+            assert_eq!(
+                take_error(err).map(|e| e.0),
+                Some(CC_INVALID_INPUT),
+                "{bad:?}"
+            );
+        }
+        assert!(cc_client_new_from_toml(ptr::null(), ptr::null_mut()).is_null());
+        let c = cc_client_new_from_config(c"/nonexistent/cluster.toml".as_ptr(), &mut err);
+        assert!(c.is_null());
+        let (code, message) = take_error(err).expect("error set");
+        assert_eq!(code, CC_INVALID_INPUT);
+        assert!(message.contains("cannot be read"), "{message}");
+    }
+}
+
+#[test]
+fn request_arguments_are_checked_before_sending() {
+    let c = new_client(HOSTS).expect("valid hosts");
+    let mut err = ptr::null_mut();
+    // SAFETY: valid handle and out pointers; NULL cases are under test.
+    unsafe {
+        let mut resp: *mut CcResponse = ptr::NonNull::dangling().as_ptr();
+        let (m, p) = (c"GET".as_ptr(), c"/x".as_ptr());
+        assert_eq!(
+            cc_request(c, m, p, ptr::null(), 3, &mut resp, &mut err),
+            CC_NULL_POINTER
+        );
+        assert!(resp.is_null(), "out set to NULL on failure");
+        assert!(take_error(err).is_some());
+        assert_eq!(
+            cc_request(
+                c,
+                m,
+                c"no-slash".as_ptr(),
+                ptr::null(),
+                0,
+                &mut resp,
+                &mut err
+            ),
+            CC_INVALID_INPUT
+        );
+        assert!(take_error(err).is_some());
+        assert_eq!(
+            cc_request(c, m, p, ptr::null(), 0, ptr::null_mut(), &mut err),
+            CC_NULL_POINTER
+        );
+        assert!(take_error(err).is_some());
+        let mut presence: *mut CcPresenceList = ptr::null_mut();
+        assert_eq!(
+            cc_verify_group_everywhere(c, c"a/b".as_ptr(), &mut presence, &mut err),
+            CC_INVALID_INPUT
+        );
+        assert!(presence.is_null());
+        assert!(take_error(err).is_some());
+        cc_response_free(ptr::null_mut());
+        cc_presence_list_free(ptr::null_mut());
+        cc_client_free(c);
+    }
+}
+
+#[cfg(feature = "testkit")]
+#[test]
+fn group_failure_lists_reach_c() {
+    use crate::testkit::TestCluster;
+
+    let nodes = TestCluster::start(3).expect("nodes");
+    nodes.node(2).fail_next("POST", 10, 500);
+    nodes.node(0).fail_next("DELETE", 100, 500);
+    let toml = format!(
+        "hosts = [{}]\n[retry]\nattempts = 2\ninitial_delay = \"5ms\"\nmax_delay = \"10ms\"\n",
+        nodes
+            .urls()
+            .iter()
+            .map(|u| format!("{u:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let toml = std::ffi::CString::new(toml).expect("no NUL");
+    let mut err = ptr::null_mut();
+    // SAFETY: valid strings and out pointers; results freed once.
+    unsafe {
+        let c = cc_client_new_from_toml(toml.as_ptr(), &mut err);
+        assert!(!c.is_null());
+        assert_eq!(
+            cc_create_group(c, c"g".as_ptr(), &mut err),
+            CC_OPERATION_FAILED
+        );
+        let e = &*err;
+        assert_eq!(list_items(&e.failed_hosts), [nodes.urls()[2].clone()]);
+        assert_eq!(
+            list_items(&e.rollback_failed_hosts),
+            [nodes.urls()[0].clone()]
+        );
+        assert!(list_items(&e.possible_orphans).is_empty());
+        cc_error_free(err);
+        assert_eq!(nodes.nodes_with_group("g"), vec![0]);
+
+        let mut presence: *mut CcPresenceList = ptr::null_mut();
+        assert_eq!(
+            cc_verify_group_everywhere(c, c"g".as_ptr(), &mut presence, &mut err),
+            CC_OK
+        );
+        let states: Vec<c_int> = (0..(*presence).len)
+            .map(|i| (*(*presence).items.add(i)).state)
+            .collect();
+        assert_eq!(states, [CC_PRESENT, CC_MISSING, CC_MISSING]);
+        cc_presence_list_free(presence);
+
+        let mut failed: *mut CcStringList = ptr::null_mut();
+        assert_eq!(
+            cc_delete_group(c, c"g".as_ptr(), &mut failed, &mut err),
+            CC_OPERATION_FAILED
+        );
+        assert_eq!(list_items(&*failed), [nodes.urls()[0].clone()]);
+        assert_eq!(list_items(&(*err).failed_hosts), [nodes.urls()[0].clone()]);
+        cc_string_list_free(failed);
+        cc_error_free(err);
+
+        let mut resp: *mut CcResponse = ptr::null_mut();
+        let body = b"{}";
+        assert_eq!(
+            cc_request(
+                c,
+                c"PUT".as_ptr(),
+                c"/v1/resource/k/n".as_ptr(),
+                body.as_ptr(),
+                body.len(),
+                &mut resp,
+                &mut err
+            ),
+            CC_OK
+        );
+        assert_eq!((*resp).status, 201);
+        cc_response_free(resp);
+        cc_client_free(c);
+    }
+}
