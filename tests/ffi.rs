@@ -1,76 +1,81 @@
-//! The C ABI from C: builds the library as a `cdylib` on demand (its own
-//! target directory, `target/ffi`), compiles `examples/ffi/demo.c` with `cc`
-//! against it, runs the demo against in-process test nodes, and, where
-//! valgrind is installed, runs it again under valgrind to prove it leaks
-//! nothing.
+//! The C ABI from C: the committed header is what cbindgen generates from
+//! `src/ffi/`; the library built as a `cdylib` (into the cargo target
+//! directory) runs `examples/ffi/demo.c`, compiled with `cc`, against the
+//! `cluster-testnodes` binary, and, where valgrind is installed, again under
+//! valgrind to prove it leaks nothing.
 #![cfg(feature = "ffi")]
+
+#[path = "support/nested.rs"]
+mod nested;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cluster_client::testkit::TestCluster;
+use nested::{
+    build_library, build_testnodes, nested_dir, run, skip_without, text, TestNodes, MANIFEST_DIR,
+};
 use serde_json::Value;
 
-const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+const HEADER: &str = "examples/ffi/cluster_client.h";
 
-/// The cargo running this test (so the same toolchain builds the library).
-fn cargo() -> OsString {
-    std::env::var_os("CARGO")
-        .or_else(|| option_env!("CARGO").map(OsString::from))
-        .unwrap_or_else(|| OsString::from("cargo"))
+/// The header cbindgen makes from `src/ffi/` with `cbindgen.toml`.
+fn generated_header() -> String {
+    let root = Path::new(MANIFEST_DIR);
+    let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(root.join("src").join("ffi").join("mod.rs"))
+        .generate()
+        .expect("cbindgen generates the header");
+    let mut out = Vec::new();
+    bindings.write(&mut out);
+    text(&out)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"))
-}
-
-fn available(program: &str) -> bool {
-    Command::new("which")
-        .arg(program)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Builds the cdylib into `target/ffi` and returns the folder holding it.
-/// A separate target directory: the `cargo test` running this holds the
-/// lock of the usual one.
-fn build_library() -> PathBuf {
-    let target_dir = Path::new(MANIFEST_DIR).join("target").join("ffi");
-    let out = run(Command::new(cargo())
-        .current_dir(MANIFEST_DIR)
-        .args([
-            "rustc",
-            "--lib",
-            "--features",
-            "ffi",
-            "--crate-type",
-            "cdylib",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        // Settings of the outer build that must not leak into this one.
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR"));
+#[test]
+fn committed_header_is_what_cbindgen_generates() {
+    let path = Path::new(MANIFEST_DIR).join(HEADER);
+    let generated = generated_header();
+    if std::env::var_os("CC_UPDATE_HEADER").is_some() {
+        std::fs::write(&path, &generated).expect("header written");
+        println!("wrote {}", path.display());
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).expect("committed header");
     assert!(
-        out.status.success(),
-        "building the cdylib failed:\n{}",
-        text(&out.stderr)
+        committed == generated,
+        "{HEADER} differs from what cbindgen generates from src/ffi/; \
+         regenerate it with `CC_UPDATE_HEADER=1 cargo test --features ffi --test ffi \
+         committed_header` and commit it"
     );
-    // The debug profile: a release build of the whole dependency tree
-    // would cost minutes on a fresh checkout and proves nothing more here.
-    let lib_dir = target_dir.join("debug");
+    for name in [
+        "cc_client_new_from_config",
+        "cc_client_new_from_toml",
+        "cc_verify_group_everywhere",
+        "cc_unhealthy_nodes",
+        "cc_request",
+        "cc_prometheus",
+        "cc_client_shutdown",
+        "cc_version",
+        "#define CC_ABI_VERSION",
+        "possible_orphans",
+    ] {
+        assert!(generated.contains(name), "{name} missing from the header");
+    }
+}
+
+#[test]
+fn pkg_config_file_names_this_version() {
+    let pc =
+        std::fs::read_to_string(Path::new(MANIFEST_DIR).join("examples/ffi/cluster_client.pc"))
+            .expect("cluster_client.pc");
+    let version = format!("Version: {}", env!("CARGO_PKG_VERSION"));
     assert!(
-        lib_dir.join("libcluster_client.so").exists(),
-        "no libcluster_client.so in {}",
-        lib_dir.display()
+        pc.lines().any(|l| l == version),
+        "{version} missing from cluster_client.pc"
     );
-    lib_dir
+    assert!(pc.contains("-lcluster_client"), "{pc}");
 }
 
 /// Compiles the demo against the library in `lib_dir`.
@@ -97,8 +102,20 @@ fn compile_demo(lib_dir: &Path) -> PathBuf {
     exe
 }
 
+/// A config file naming the nodes, under the target directory.
+fn config_file(nodes: &TestNodes) -> PathBuf {
+    let path = nested_dir().join(format!("demo-config-{}.toml", std::process::id()));
+    let hosts: Vec<String> = nodes.hosts().iter().map(|h| format!("{h:?}")).collect();
+    let toml = format!(
+        "hosts = [{}]\nhost_resolver = \"fallback\"\n[retry]\nattempts = 2\ninitial_delay = \"10ms\"\n",
+        hosts.join(", ")
+    );
+    std::fs::write(&path, toml).expect("config written");
+    path
+}
+
 /// Checks the demo's output line by line against the nodes.
-fn check_demo_output(out: &Output, nodes: &TestCluster) {
+fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(
@@ -108,76 +125,118 @@ fn check_demo_output(out: &Output, nodes: &TestCluster) {
     );
     let lines: Vec<&str> = stdout.lines().collect();
     let has = |l: &str| lines.contains(&l);
+    let starts = |p: &str| lines.iter().any(|l| l.starts_with(p));
+    let version = format!("version {} abi 2 (header 2)", env!("CARGO_PKG_VERSION"));
+    assert!(has(&version), "{stdout}");
     assert!(has("created demo-group"), "{stdout}");
     assert!(has("deleted demo-group (failed on 0 nodes)"), "{stdout}");
-    for url in nodes.urls() {
-        assert!(
-            has(&format!("verify demo-group {url}: present")),
-            "{stdout}"
-        );
-        assert!(
-            has(&format!("verify demo-group {url}: missing")),
-            "{stdout}"
-        );
-        assert!(has(&format!("healthy {url}")), "{stdout}");
+    let hosts = nodes.hosts();
+    for url in &hosts {
+        for state in ["present", "missing"] {
+            assert!(
+                has(&format!("verify demo-group {url}: {state}")),
+                "{stdout}"
+            );
+            assert!(
+                has(&format!("everywhere demo-group {url}: {state}")),
+                "{stdout}"
+            );
+        }
     }
+    let all = hosts.join(" ");
+    assert!(has(&format!("nodes {all}")), "{stdout}");
+    assert!(has(&format!("healthy {all}")), "{stdout}");
+    assert!(has("unhealthy"), "{stdout}");
+    assert!(starts(
+        "request GET /_admin/server/id: 200 from http://127.0.0.1:"
+    ));
+    assert!(has("request POST /no/such/path: 404"), "{stdout}");
+
     let metrics = lines
         .iter()
         .find_map(|l| l.strip_prefix("metrics "))
         .unwrap_or_else(|| panic!("no metrics line: {stdout}"));
     let v: Value = serde_json::from_str(metrics).expect("metrics are JSON");
-    for url in nodes.urls() {
+    for url in &hosts {
         let m = &v[url.as_str()];
-        assert_eq!(m.as_object().map(|o| o.len()), Some(8), "{metrics}");
+        assert_eq!(
+            m.as_object().map(|o| o.len()),
+            Some(cluster_client::POOL_METRICS.len()),
+            "{metrics}"
+        );
         // create + verify + delete + verify: at least four answered requests.
         assert!(
             m["operations_executed"].as_u64() >= Some(4),
             "{url}: {metrics}"
         );
     }
+    for info in cluster_client::POOL_METRICS {
+        assert!(
+            stdout.contains(info.name),
+            "{} not in the Prometheus text",
+            info.name
+        );
+    }
+
+    // The create that failed on the unreachable node: named, rolled back.
+    assert!(has("group failure: code 2"), "{stdout}");
+    assert!(has("failed_hosts http://127.0.0.1:1"), "{stdout}");
+    assert!(has("rollback_failed_hosts"), "{stdout}");
+    assert!(has("possible_orphans"), "{stdout}");
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("invalid id refused: code 1: invalid group id")),
+        has(&format!("after rollback {}: missing", hosts[0])),
+        "{stdout}"
+    );
+    assert!(starts("toml unhealthy"), "{stdout}");
+
+    assert!(has(&format!("config nodes {all}")), "{stdout}");
+    assert!(
+        starts("bad config refused: code 1: invalid configuration"),
         "{stdout}"
     );
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("invalid host refused: code 1: invalid host")),
+        starts("invalid id refused: code 1: invalid group id"),
+        "{stdout}"
+    );
+    assert!(
+        starts("invalid host refused: code 1: invalid host"),
         "{stdout}"
     );
     assert!(has("null id refused: code 4"), "{stdout}");
+    assert!(has("after shutdown: code 7: client shut down"), "{stdout}");
     assert_eq!(lines.last(), Some(&"demo ok"), "{stdout}");
-    // The demo's group was created on every node and is gone again.
-    assert!(nodes.nodes_with_group("demo-group").is_empty());
-    for n in nodes.nodes() {
-        assert!(n.count_requests("POST") >= 1, "{n:?} got the create");
+
+    // The demo's groups are gone from every node; each node got the create.
+    assert_eq!(nodes.command("groups demo-group"), "");
+    assert_eq!(nodes.command("groups demo-doomed"), "");
+    for i in 0..hosts.len() {
+        let posts: usize = nodes
+            .command(&format!("count {i} POST"))
+            .parse()
+            .expect("a count");
+        assert!(posts >= 1, "node {i} got no create");
     }
 }
 
 #[test]
 fn c_demo_runs_against_test_nodes() {
-    if !available("cc") {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no C compiler (cc) on a CI machine"
-        );
-        println!("SKIPPED: no C compiler (cc) installed");
+    if skip_without("cc", "the C demo cannot be compiled") {
         return;
     }
     let lib_dir = build_library();
     let demo = compile_demo(&lib_dir);
+    let testnodes = build_testnodes();
 
-    let nodes = TestCluster::start(3).expect("nodes start");
-    let out = run(Command::new(&demo).arg(nodes.hosts_csv()));
-    check_demo_output(&out, &nodes);
+    let mut nodes = TestNodes::start(&testnodes, &["--count", "3"]);
+    let config = config_file(&nodes);
+    let out = run(Command::new(&demo).arg(&nodes.hosts_csv).arg(&config));
+    check_demo_output(&out, &mut nodes);
 
-    if !available("valgrind") {
-        println!("SKIPPED: valgrind is not installed; the leak check did not run");
+    if skip_without("valgrind", "the leak check did not run") {
         return;
     }
-    let nodes = TestCluster::start(3).expect("nodes start");
+    let mut nodes = TestNodes::start(&testnodes, &["--count", "3"]);
+    let config = config_file(&nodes);
     let out = run(Command::new("valgrind")
         .args([
             "--leak-check=full",
@@ -190,7 +249,8 @@ fn c_demo_runs_against_test_nodes() {
             "--show-leak-kinds=definite,indirect",
         ])
         .arg(&demo)
-        .arg(nodes.hosts_csv()));
+        .arg(&nodes.hosts_csv)
+        .arg(&config));
     let report = text(&out.stderr);
     for line in report
         .lines()
@@ -203,7 +263,7 @@ fn c_demo_runs_against_test_nodes() {
         Some(9),
         "valgrind found errors:\n{report}"
     );
-    check_demo_output(&out, &nodes);
+    check_demo_output(&out, &mut nodes);
     assert!(
         report.contains("definitely lost: 0 bytes")
             || report.contains("All heap blocks were freed"),
@@ -213,4 +273,29 @@ fn c_demo_runs_against_test_nodes() {
         report.contains("ERROR SUMMARY: 0 errors"),
         "valgrind errors:\n{report}"
     );
+}
+
+#[test]
+fn testnodes_speak_webdav() {
+    let testnodes = build_testnodes();
+    let nodes = TestNodes::start(&testnodes, &["--count", "2", "--api", "webdav"]);
+    let client = cluster_client::ClusterClient::builder()
+        .hosts_str(&nodes.hosts_csv)
+        .group_api(cluster_client::GroupApi::webdav())
+        .build()
+        .expect("client");
+    client.create_group("dav").expect("created over WebDAV");
+    client.create_group("dav").expect("204: already there");
+    let h0: cluster_client::HostAddress = nodes.hosts()[0].parse().expect("host");
+    assert!(client.verify_group(&h0, "dav").expect("verified"));
+    assert!(client.delete_group("dav").expect("deleted").is_empty());
+    assert!(client
+        .delete_group("dav")
+        .expect("404 = deleted")
+        .is_empty());
+    // The reference protocol is not spoken by these nodes.
+    let answer = client
+        .request("POST", "/v1/group/", Some(br#"{"groupId":"x"}"#))
+        .expect("an answer");
+    assert_eq!(answer.status, 404);
 }

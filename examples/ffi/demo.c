@@ -1,11 +1,16 @@
 /*
- * demo.c: the cluster-client C ABI in use.
+ * demo.c: the cluster-client C ABI in use, every call of cluster_client.h.
  *
- *   demo "http://127.0.0.1:8000,http://127.0.0.1:8001"
+ *   demo HOSTS_CSV [CONFIG_FILE]
  *
- * Creates a group on every node, verifies it on each node, deletes it,
- * prints the healthy nodes and the pool metrics as JSON, shows two error
- * paths (an invalid group id, an invalid host list), and frees everything.
+ * Against the nodes in HOSTS_CSV: creates a group, verifies it on each node
+ * and on every node at once, sends one request, deletes the group, lists
+ * the nodes (all, healthy, unhealthy), prints the pool metrics as JSON and
+ * the Prometheus text; then a group create that fails on an unreachable
+ * node (showing the failed / rollback-failed / possible-orphan lists of the
+ * error), a client from TOML text and one from CONFIG_FILE (when given),
+ * the error paths (invalid id, invalid host, NULL argument, bad config),
+ * and a call after cc_client_shutdown. Frees everything.
  * Exits 0 when every step went as expected, 1 otherwise, 2 on bad usage.
  */
 #include <stdio.h>
@@ -15,12 +20,24 @@
 
 #define GROUP "demo-group"
 
+/* An address nothing listens on (port 1 of loopback: refused at once). */
+#define DEAD_HOST "http://127.0.0.1:1"
+
 /* Prints and frees an error; returns 1 so callers can count failures. */
 static int report(const char *what, int code, CcError *err) {
     fprintf(stderr, "%s failed: code %d: %s\n", what, code,
             err != NULL ? err->message : "(no message)");
     cc_error_free(err);
     return 1;
+}
+
+/* Prints "label a b c" for a list. */
+static void print_list(const char *label, const CcStringList *list) {
+    printf("%s", label);
+    for (size_t i = 0; list != NULL && i < list->len; i++) {
+        printf(" %s", list->items[i]);
+    }
+    printf("\n");
 }
 
 /* Splits a copy of the hosts CSV and verifies the group on each node.
@@ -50,15 +67,157 @@ static int verify_each(const CcClient *client, const char *hosts_csv, int want) 
     return failures;
 }
 
+/* Verifies the group on every node at once; counts nodes not in `want`. */
+static int verify_everywhere(const CcClient *client, int want) {
+    CcPresenceList *presence = NULL;
+    CcError *err = NULL;
+    int failures = 0;
+    int code = cc_verify_group_everywhere(client, GROUP, &presence, &err);
+    if (code != CC_OK) {
+        return report("cc_verify_group_everywhere", code, err);
+    }
+    for (size_t i = 0; i < presence->len; i++) {
+        const CcPresence *p = &presence->items[i];
+        const char *state = p->state == CC_PRESENT   ? "present"
+                            : p->state == CC_MISSING ? "missing"
+                                                     : "unknown";
+        printf("everywhere %s %s: %s%s%s\n", GROUP, p->host, state,
+               p->error != NULL ? ": " : "", p->error != NULL ? p->error : "");
+        if (p->state != want) {
+            failures++;
+        }
+    }
+    cc_presence_list_free(presence);
+    return failures;
+}
+
+/* Prints one of the node lists. */
+static int show_nodes(const char *label, int (*list_fn)(const CcClient *, CcStringList **, CcError **),
+                      const CcClient *client) {
+    CcStringList *list = NULL;
+    CcError *err = NULL;
+    int code = list_fn(client, &list, &err);
+    if (code != CC_OK) {
+        return report(label, code, err);
+    }
+    print_list(label, list);
+    cc_string_list_free(list);
+    return 0;
+}
+
+/* A request through the resolver: the node's server id. */
+static int request_demo(const CcClient *client) {
+    CcResponse *resp = NULL;
+    CcError *err = NULL;
+    int failures = 0;
+    int code = cc_request(client, "GET", "/_admin/server/id", NULL, 0, &resp, &err);
+    if (code != CC_OK) {
+        return report("cc_request", code, err);
+    }
+    printf("request GET /_admin/server/id: %d from %s: %.*s\n", resp->status, resp->host,
+           (int)resp->body_len, resp->body != NULL ? (const char *)resp->body : "");
+    if (resp->status != 200) {
+        failures++;
+    }
+    cc_response_free(resp);
+
+    /* A body, and a status that is still an answer (the node has no such path). */
+    static const char body[] = "{\"x\": 1}";
+    code = cc_request(client, "POST", "/no/such/path", (const unsigned char *)body,
+                      sizeof body - 1, &resp, &err);
+    if (code != CC_OK) {
+        return failures + report("cc_request", code, err);
+    }
+    printf("request POST /no/such/path: %d\n", resp->status);
+    if (resp->status != 404) {
+        failures++;
+    }
+    cc_response_free(resp);
+    return failures;
+}
+
+/* A create that fails on an unreachable node: the error names it, and the
+ * rollback leaves nothing behind on the reachable one. */
+static int group_failure_demo(const char *first_host) {
+    char toml[1024];
+    CcError *err = NULL;
+    int failures = 0;
+    snprintf(toml, sizeof toml,
+             "hosts = [\"%s\", \"" DEAD_HOST "\"]\n"
+             "[retry]\nattempts = 1\n"
+             "[timeouts]\nconnect = \"1s\"\noperation = \"5s\"\n",
+             first_host);
+    CcClient *client = cc_client_new_from_toml(toml, &err);
+    if (client == NULL) {
+        return report("cc_client_new_from_toml", err != NULL ? err->code : -1, err);
+    }
+    int code = cc_create_group(client, "demo-doomed", &err);
+    if (code == CC_OPERATION_FAILED && err != NULL) {
+        printf("group failure: code %d\n", code);
+        print_list("failed_hosts", &err->failed_hosts);
+        print_list("rollback_failed_hosts", &err->rollback_failed_hosts);
+        print_list("possible_orphans", &err->possible_orphans);
+        if (err->failed_hosts.len != 1 || strcmp(err->failed_hosts.items[0], DEAD_HOST) != 0) {
+            failures++;
+        }
+    } else {
+        fprintf(stderr, "doomed create: expected code %d, got %d\n", CC_OPERATION_FAILED, code);
+        failures++;
+    }
+    cc_error_free(err);
+    err = NULL;
+
+    int exists = -1;
+    code = cc_verify_group(client, first_host, "demo-doomed", &exists, &err);
+    if (code != CC_OK) {
+        failures += report("cc_verify_group", code, err);
+    } else {
+        printf("after rollback %s: %s\n", first_host, exists ? "present" : "missing");
+        failures += exists != 0;
+    }
+    failures += show_nodes("toml unhealthy", cc_unhealthy_nodes, client);
+    cc_client_free(client);
+    return failures;
+}
+
+/* A client from a configuration file, and a bad one. */
+static int config_demo(const char *path) {
+    CcError *err = NULL;
+    int failures = 0;
+    CcClient *client = cc_client_new_from_config(path, &err);
+    if (client == NULL) {
+        return report("cc_client_new_from_config", err != NULL ? err->code : -1, err);
+    }
+    failures += show_nodes("config nodes", cc_nodes, client);
+    cc_client_free(client);
+
+    CcClient *bad = cc_client_new_from_toml("hosts = 7\n", &err);
+    if (bad == NULL && err != NULL && err->code == CC_INVALID_INPUT) {
+        printf("bad config refused: code %d: %s\n", err->code, err->message);
+    } else {
+        fprintf(stderr, "bad config: expected code %d\n", CC_INVALID_INPUT);
+        failures++;
+    }
+    cc_error_free(err);
+    cc_client_free(bad);
+    return failures;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s HOSTS_CSV\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s HOSTS_CSV [CONFIG_FILE]\n", argv[0]);
         return 2;
     }
     const char *hosts = argv[1];
     int failures = 0;
     CcError *err = NULL;
     int code;
+
+    printf("version %s abi %u (header %u)\n", cc_version(), (unsigned)cc_abi_version(),
+           (unsigned)CC_ABI_VERSION);
+    if (cc_abi_version() != CC_ABI_VERSION) {
+        failures++;
+    }
 
     CcClient *client = cc_client_new(hosts, &err);
     if (client == NULL) {
@@ -73,6 +232,8 @@ int main(int argc, char **argv) {
         failures += report("cc_create_group", code, err);
     }
     failures += verify_each(client, hosts, 1);
+    failures += verify_everywhere(client, CC_PRESENT);
+    failures += request_demo(client);
 
     CcStringList *failed = NULL;
     code = cc_delete_group(client, GROUP, &failed, &err);
@@ -86,17 +247,11 @@ int main(int argc, char **argv) {
     }
     cc_string_list_free(failed);
     failures += verify_each(client, hosts, 0);
+    failures += verify_everywhere(client, CC_MISSING);
 
-    CcStringList *healthy = NULL;
-    code = cc_healthy_nodes(client, &healthy, &err);
-    if (code == CC_OK) {
-        for (size_t i = 0; i < healthy->len; i++) {
-            printf("healthy %s\n", healthy->items[i]);
-        }
-    } else {
-        failures += report("cc_healthy_nodes", code, err);
-    }
-    cc_string_list_free(healthy);
+    failures += show_nodes("nodes", cc_nodes, client);
+    failures += show_nodes("healthy", cc_healthy_nodes, client);
+    failures += show_nodes("unhealthy", cc_unhealthy_nodes, client);
 
     char *json = NULL;
     code = cc_metrics_json(client, &json, &err);
@@ -106,6 +261,24 @@ int main(int argc, char **argv) {
         failures += report("cc_metrics_json", code, err);
     }
     cc_string_free(json);
+
+    char *prom = NULL;
+    code = cc_prometheus(client, &prom, &err);
+    if (code == CC_OK) {
+        printf("prometheus %zu bytes\n", strlen(prom));
+        fputs(prom, stdout);
+    } else {
+        failures += report("cc_prometheus", code, err);
+    }
+    cc_string_free(prom);
+
+    char first[1024];
+    snprintf(first, sizeof first, "%s", hosts);
+    first[strcspn(first, ",")] = '\0';
+    failures += group_failure_demo(first);
+    if (argc == 3) {
+        failures += config_demo(argv[2]);
+    }
 
     /* Error path: an invalid group id is refused before anything is sent. */
     code = cc_create_group(client, "bad/id", &err);
@@ -137,6 +310,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "null id: expected code %d, got %d\n", CC_NULL_POINTER, code);
         failures++;
     }
+
+    /* After shutdown every call is CC_SHUT_DOWN; the handle is still freed. */
+    code = cc_client_shutdown(client, &err);
+    failures += code != CC_OK;
+    code = cc_create_group(client, GROUP, &err);
+    if (code == CC_SHUT_DOWN && err != NULL) {
+        printf("after shutdown: code %d: %s\n", err->code, err->message);
+    } else {
+        fprintf(stderr, "after shutdown: expected code %d, got %d\n", CC_SHUT_DOWN, code);
+        failures++;
+    }
+    cc_error_free(err);
 
     cc_client_free(client);
     printf("%s\n", failures == 0 ? "demo ok" : "demo FAILED");

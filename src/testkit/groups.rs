@@ -5,6 +5,10 @@
 //! | create | `POST /v1/group/` body `{"groupId": id}` | 201, 409 already there, 400 bad body |
 //! | verify | `GET /v1/group/<id>/` (percent-encoded, trailing `/` optional) | 200, 404 |
 //! | delete | `DELETE /v1/group/` body `{"groupId": id}` | 200, 404 absent, 400 bad body |
+//!
+//! A node told to [`speak_webdav`](super::TestNode::speak_webdav) answers
+//! the WebDAV form instead: `PUT /groups/<id>` 201 created, 204 already
+//! there; `GET` 200, 404; `DELETE` 204, 404 absent (no bodies).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -55,6 +59,30 @@ pub(super) fn handle(
     })
 }
 
+/// Answers a WebDAV group request (`/groups/<id>`), or `None` for another path.
+pub(super) fn handle_webdav(
+    store: &Mutex<BTreeSet<String>>,
+    method: &str,
+    path: &str,
+) -> Option<Response> {
+    let raw_id = path.strip_prefix("/groups/")?;
+    if raw_id.is_empty() || raw_id.contains('/') {
+        return Some(Response::error(404, 404, "unknown path"));
+    }
+    let Some(id) = percent_decode(raw_id, false) else {
+        return Some(Response::error(400, 400, "malformed percent-encoding"));
+    };
+    let mut store = lock(store);
+    Some(match method {
+        "PUT" if store.insert(id.clone()) => no_body(201),
+        "PUT" => no_body(204),
+        "GET" if store.contains(&id) => no_body(200),
+        "DELETE" if store.remove(&id) => no_body(204),
+        "GET" | "DELETE" => Response::error(404, 404, "not found"),
+        _ => method_not_allowed(),
+    })
+}
+
 fn create(store: &Mutex<BTreeSet<String>>, body: &[u8]) -> Response {
     let Some(id) = group_id(body) else {
         return bad_body();
@@ -83,6 +111,16 @@ fn delete(store: &Mutex<BTreeSet<String>>, body: &[u8]) -> Response {
 fn group_id(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     value.get("groupId")?.as_str().map(str::to_string)
+}
+
+/// An answer without a body (WebDAV's).
+fn no_body(status: u16) -> Response {
+    Response {
+        status,
+        content_type: "text/plain".to_string(),
+        extra_headers: Vec::new(),
+        body: Vec::new(),
+    }
 }
 
 fn bad_body() -> Response {

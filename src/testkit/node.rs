@@ -103,6 +103,8 @@ struct Inner {
     requests_total: Arc<AtomicU64>,
     faults: Mutex<Vec<FaultRule>>,
     latency_nanos: AtomicU64,
+    /// Speak the WebDAV group wire protocol instead of the reference one.
+    webdav: AtomicBool,
     listening: Mutex<Option<Listening>>,
     /// `try_clone`d handles of open connections, so `go_down` can shut them.
     conns: Mutex<HashMap<u64, TcpStream>>,
@@ -213,6 +215,7 @@ impl TestNode {
             requests_total,
             faults: Mutex::new(Vec::new()),
             latency_nanos: AtomicU64::new(0),
+            webdav: AtomicBool::new(false),
             listening: Mutex::new(None),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
@@ -357,6 +360,14 @@ impl TestNode {
     pub fn set_latency(&self, d: Duration) {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.inner().latency_nanos.store(nanos, Ordering::Relaxed);
+    }
+
+    /// Answers the group service in the WebDAV wire protocol that
+    /// `GroupApi::webdav()` speaks (`PUT /groups/<id>` 201 created or 204
+    /// already there, `GET` 200/404, `DELETE` 204/404, no bodies) instead of
+    /// the reference one (`false`, the default). Same store either way.
+    pub fn speak_webdav(&self, on: bool) {
+        self.inner().webdav.store(on, Ordering::Relaxed);
     }
 
     /// Stops accepting (the listener is closed, so connecting to the port is
@@ -737,7 +748,12 @@ impl Inner {
             request.method.as_str()
         };
         let path = strip_db_prefix(request.path());
-        if let Some(answer) = groups::handle(&self.groups, method, path, &request.body) {
+        let answer = if self.webdav.load(Ordering::Relaxed) {
+            groups::handle_webdav(&self.groups, method, path)
+        } else {
+            groups::handle(&self.groups, method, path, &request.body)
+        };
+        if let Some(answer) = answer {
             return answer;
         }
         if let Some(answer) = resources::handle(&self.resources, method, path, &request.body) {

@@ -1,0 +1,41 @@
+"""Drive a cluster of HTTP nodes as one: groups created on every node
+all-or-nothing (verified, rolled back on failure), deleted everywhere, with
+retries, failover, node health and pool metrics. Python bindings (ctypes)
+over the C ABI of the ``cluster-client`` Rust library.
+
+``ClusterClient`` blocks (and is thread-safe); ``cluster_client.aio`` has
+the same API as coroutines. The shared library is found through
+``$CLUSTER_CLIENT_LIB`` or a copy inside this package (see the README).
+"""
+
+from ._client import (
+    ClusterClient,
+    ClusterManagement,
+    GroupCreated,
+    NodeResponse,
+    UndeletedHosts,
+)
+from ._native import library_version
+from .exceptions import (
+    ClientClosedError,
+    ClusterClientError,
+    GroupOperationException,
+    InvalidInput,
+    RequestErrorException,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClusterClient",
+    "ClusterManagement",
+    "GroupCreated",
+    "NodeResponse",
+    "UndeletedHosts",
+    "ClusterClientError",
+    "ClientClosedError",
+    "GroupOperationException",
+    "InvalidInput",
+    "RequestErrorException",
+    "library_version",
+]

@@ -1,0 +1,110 @@
+"""The asyncio client: ``cluster_client.aio.ClusterClient``, the same methods
+as ``cluster_client.ClusterClient`` as coroutines. Each call runs the
+blocking call in a worker thread (``asyncio.to_thread``); the library
+releases the GIL, so concurrent tasks run their calls in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+from ._client import ClusterClient as _SyncClient
+from ._client import NodeResponse
+from .exceptions import ClusterClientError, GroupOperationException
+
+
+class ClusterClient:
+    """As ``cluster_client.ClusterClient`` (same arguments), with coroutine
+    methods. ``last_error`` is why the last ``create_group`` of this client
+    returned ``False`` (of any task: check it right after the ``await``)."""
+
+    def __init__(
+        self, hosts: Optional[Union[str, Iterable[str]]] = None, **settings: Any
+    ) -> None:
+        self._client = _SyncClient(hosts, **settings)
+        self.last_error: Optional[ClusterClientError] = None
+
+    async def create_group_or_raise(self, group_id: str) -> None:
+        """Creates the group everywhere or raises ``GroupOperationException``."""
+        await asyncio.to_thread(self._client.create_group_or_raise, group_id)
+
+    async def create_group(self, group_id: str) -> bool:
+        """Creates the group everywhere: ``True``, or ``False`` with the
+        reason in ``last_error`` and the log."""
+        try:
+            await self.create_group_or_raise(group_id)
+        except GroupOperationException as e:
+            self.last_error = e
+            _log_failure(group_id, e)
+            return False
+        self.last_error = None
+        return True
+
+    async def delete_group(self, group_id: str) -> List[str]:
+        """Deletes the group everywhere; the nodes where that failed."""
+        return list(await asyncio.to_thread(self._client.delete_group, group_id))
+
+    async def verify_group(self, host: str, group_id: str) -> bool:
+        """Whether node ``host`` holds the group."""
+        return await asyncio.to_thread(self._client.verify_group, host, group_id)
+
+    async def verify_group_everywhere(self, group_id: str) -> Dict[str, Optional[bool]]:
+        """Every node's answer at once (``None``: no usable answer)."""
+        return await asyncio.to_thread(self._client.verify_group_everywhere, group_id)
+
+    async def request(
+        self, method: str, path: str, body: Optional[bytes] = None
+    ) -> NodeResponse:
+        """One request to one node, with failover."""
+        return await asyncio.to_thread(self._client.request, method, path, body)
+
+    def cluster_management(self) -> "ClusterManagement":
+        """The nodes, their health and metrics (coroutine methods)."""
+        return ClusterManagement(self._client)
+
+    async def close(self) -> None:
+        """Shuts down and frees the client; closing again does nothing."""
+        await asyncio.to_thread(self._client.close)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._client.closed
+
+    async def __aenter__(self) -> "ClusterClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class ClusterManagement:
+    """``cluster_client.ClusterManagement`` with coroutine methods."""
+
+    def __init__(self, client: _SyncClient) -> None:
+        self._m = client.cluster_management()
+
+    async def nodes(self) -> List[str]:
+        return await asyncio.to_thread(self._m.nodes)
+
+    async def healthy_nodes(self) -> List[str]:
+        return await asyncio.to_thread(self._m.healthy_nodes)
+
+    async def unhealthy_nodes(self) -> List[str]:
+        return await asyncio.to_thread(self._m.unhealthy_nodes)
+
+    async def connection_pool_metrics(self) -> Dict[str, Dict[str, int]]:
+        return await asyncio.to_thread(self._m.connection_pool_metrics)
+
+    async def prometheus(self) -> str:
+        return await asyncio.to_thread(self._m.prometheus)
+
+
+def _log_failure(group_id: str, e: GroupOperationException) -> None:
+    from ._client import log
+
+    log.error("create_group %r failed: %s", group_id, e.message)
+
+
+__all__ = ["ClusterClient", "ClusterManagement"]

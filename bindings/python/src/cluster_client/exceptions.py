@@ -1,0 +1,71 @@
+"""The exceptions of the package: every error of the C library becomes one."""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+
+class ClusterClientError(Exception):
+    """Base of every error this package raises.
+
+    ``code`` is the C ABI's error code (``CC_*``), ``message`` its text.
+    """
+
+    def __init__(self, message: str, code: int = 3) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class InvalidInput(ClusterClientError, ValueError):
+    """Refused before anything was sent: a bad host, group id, method, path or
+    configuration, or a host that is not a node of the client."""
+
+
+class ClientClosedError(ClusterClientError):
+    """The client was closed (or shut down) before or during the call."""
+
+
+class RequestErrorException(ClusterClientError):
+    """A request got no usable answer (the reference client's exception of
+    the same name). ``failed_hosts`` names every node tried."""
+
+    def __init__(
+        self, message: str, code: int = 2, failed_hosts: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, code)
+        self.failed_hosts: List[str] = list(failed_hosts)
+
+
+class GroupOperationException(ClusterClientError):
+    """A group operation did not hold on every node (the reference client's
+    exception of the same name).
+
+    ``failed_hosts``: nodes where the create (or the delete) failed.
+    ``rollback_failed_hosts``: nodes where this create made the group and the
+    rollback could not delete it: the group is still there.
+    ``possible_orphans``: nodes whose outcome is unknown (a request sent and
+    never answered): the group may be there.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int = 2,
+        failed_hosts: Sequence[str] = (),
+        rollback_failed_hosts: Sequence[str] = (),
+        possible_orphans: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, code)
+        self.failed_hosts: List[str] = list(failed_hosts)
+        self.rollback_failed_hosts: List[str] = list(rollback_failed_hosts)
+        self.possible_orphans: List[str] = list(possible_orphans)
+
+
+__all__ = [
+    "ClusterClientError",
+    "InvalidInput",
+    "ClientClosedError",
+    "RequestErrorException",
+    "GroupOperationException",
+]
