@@ -307,7 +307,7 @@ fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
     let accepted_before: Vec<u64> = (0..n)
         .map(|i| nodes.node(i).accepted_connections())
         .collect();
-    let mut violate = |report: &mut AdversaryReport, which: usize, what: String| {
+    let violate = |report: &mut AdversaryReport, which: usize, what: String| {
         report.violations[which] += 1;
         if report.examples.len() < 20 {
             report
