@@ -283,6 +283,18 @@ impl<'de> Deserialize<'de> for GroupApiSetting {
     }
 }
 
+/// The dotted key a TOML error is about (`timeouts.request`), when known:
+/// toml shows it only in an error's text without the source excerpt.
+fn error_key(e: &toml::de::Error) -> Option<String> {
+    let mut bare = e.clone();
+    bare.set_input(None);
+    let text = bare.to_string();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))?;
+    Some(key.to_string())
+}
+
 impl ClientConfig {
     /// Parses TOML text. Unknown keys and bad values are
     /// [`Error::InvalidConfig`] naming the key and the line.
@@ -317,7 +329,8 @@ impl ClientConfig {
                     + 1
             });
             let at = line.map_or_else(String::new, |l| format!("line {l}: "));
-            Error::InvalidConfig(format!("{}: {at}{}", origin.name(), e.message()))
+            let key = error_key(&e).map_or_else(String::new, |k| format!("{k}: "));
+            Error::InvalidConfig(format!("{}: {at}{key}{}", origin.name(), e.message()))
         })?;
         config.origin = origin;
         Ok(config)
@@ -584,7 +597,10 @@ probe_path = "/health"
     fn mistakes_name_the_key_and_the_line() {
         let e =
             error("hosts = [\"http://127.0.0.1:1\"]\n\n[timeouts]\nrequest = \"2 fortnights\"\n");
-        assert!(e.contains("line 4") && e.contains("fortnights"), "{e}");
+        assert!(
+            e.contains("line 4") && e.contains("fortnights") && e.contains("timeouts.request"),
+            "{e}"
+        );
         let e = error("[pool]\nmax_conections_per_node = 2\n");
         assert!(
             e.contains("line 2") && e.contains("max_conections_per_node"),
