@@ -5,6 +5,7 @@
 use std::process::{Command, Output};
 
 use cluster_client::testkit::TestCluster;
+use cluster_client::POOL_METRICS;
 use serde_json::Value;
 
 /// Runs `clusterctl` with `args`, `HOSTS` unset unless given in `env`.
@@ -265,13 +266,28 @@ fn metrics_plain_json_and_prometheus() {
     let o = ctl(&nodes, &["metrics"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("NODE"), "{out}");
-    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.starts_with("METRIC"), "{out}");
+    assert_eq!(out.lines().count(), 1 + POOL_METRICS.len(), "{out}");
+    let header = out.lines().next().unwrap_or_default();
+    for url in nodes.urls() {
+        assert!(header.contains(&url), "{out}");
+    }
+    for m in &POOL_METRICS {
+        assert!(
+            out.lines().any(|l| l.starts_with(m.name) && l.contains(m.help)),
+            "{out}"
+        );
+    }
+    assert!(stderr(&o).contains("this run's traffic only"), "{}", stderr(&o));
 
     let o = ctl(&nodes, &["--json", "metrics"]);
     let v = json(&o);
     for url in nodes.urls() {
-        assert_eq!(v[url.as_str()].as_object().map(|m| m.len()), Some(8), "{v}");
+        assert_eq!(
+            v[url.as_str()].as_object().map(|m| m.len()),
+            Some(POOL_METRICS.len()),
+            "{v}"
+        );
         assert_eq!(v[url.as_str()]["operations_executed"], 0);
     }
 
