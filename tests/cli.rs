@@ -2,19 +2,46 @@
 //! prints, what it changes on the nodes, and its exit codes.
 #![cfg(feature = "cli")]
 
-use std::process::{Command, Output};
+mod support;
 
-use cluster_client::testkit::TestCluster;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use cluster_client::testkit::{Fault, FaultRule, TestCluster};
+use cluster_client::POOL_METRICS;
 use serde_json::Value;
+use support::nginx::{nginx_or_skip, Nginx};
+
+/// Runs `clusterctl` with `args`, `HOSTS` and `CLUSTER_CLIENT_CONFIG` unset
+/// unless given in `env`, with `stdin` as its standard input.
+fn run_full(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clusterctl"));
+    cmd.args(args)
+        .env_remove("HOSTS")
+        .env_remove("CLUSTER_CLIENT_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("clusterctl runs");
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.unwrap_or_default())
+            .expect("stdin written");
+    }
+    child.wait_with_output().expect("clusterctl ends")
+}
 
 /// Runs `clusterctl` with `args`, `HOSTS` unset unless given in `env`.
 fn run_with_env(args: &[&str], env: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clusterctl"));
-    cmd.args(args).env_remove("HOSTS").env_remove("RUST_LOG");
-    if let Some(hosts) = env {
-        cmd.env("HOSTS", hosts);
+    match env {
+        Some(hosts) => run_full(args, &[("HOSTS", hosts)], None),
+        None => run_full(args, &[], None),
     }
-    cmd.output().expect("clusterctl runs")
 }
 
 fn run(args: &[&str]) -> Output {
@@ -265,13 +292,33 @@ fn metrics_plain_json_and_prometheus() {
     let o = ctl(&nodes, &["metrics"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("NODE"), "{out}");
-    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.starts_with("METRIC"), "{out}");
+    assert_eq!(out.lines().count(), 1 + POOL_METRICS.len(), "{out}");
+    let header = out.lines().next().unwrap_or_default();
+    for url in nodes.urls() {
+        assert!(header.contains(&url), "{out}");
+    }
+    for m in &POOL_METRICS {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(m.name) && l.contains(m.help)),
+            "{out}"
+        );
+    }
+    assert!(
+        stderr(&o).contains("this run's traffic only"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = ctl(&nodes, &["--json", "metrics"]);
     let v = json(&o);
     for url in nodes.urls() {
-        assert_eq!(v[url.as_str()].as_object().map(|m| m.len()), Some(8), "{v}");
+        assert_eq!(
+            v[url.as_str()].as_object().map(|m| m.len()),
+            Some(POOL_METRICS.len()),
+            "{v}"
+        );
         assert_eq!(v[url.as_str()]["operations_executed"], 0);
     }
 
@@ -287,4 +334,502 @@ fn metrics_plain_json_and_prometheus() {
     for url in nodes.urls() {
         assert!(text.contains(&format!("node=\"{url}\"")), "{text}");
     }
+}
+
+/// A configuration file in the temp dir, removed when dropped.
+struct ConfigFile(PathBuf);
+
+impl ConfigFile {
+    fn new(name: &str, text: &str) -> ConfigFile {
+        let path = std::env::temp_dir().join(format!(
+            "clusterctl-test-{}-{name}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&path, text).expect("config file written");
+        ConfigFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("temp paths are UTF-8 here")
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A config file for `hosts` with `group_api` and fast retries.
+fn config_for(name: &str, hosts: &[String], group_api: &str) -> ConfigFile {
+    let list: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
+    ConfigFile::new(
+        name,
+        &format!(
+            "hosts = [{}]\ngroup_api = \"{group_api}\"\n\n[retry]\nattempts = 2\ninitial_delay = \"10ms\"\nmax_delay = \"50ms\"\n\n[timeouts]\nconnect = \"500ms\"\nrequest = \"2s\"\noperation = \"10s\"\n",
+            list.join(", ")
+        ),
+    )
+}
+
+/// `group create`, `verify` and `delete` driven by `config`, checked with
+/// `holds(id)` on every node.
+fn groups_driven_by_config(config: &ConfigFile, holds: &dyn Fn(&str) -> Vec<bool>) {
+    let c = config.path();
+    let o = run(&["--config", c, "group", "create", "cfg-g"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(holds("cfg-g").iter().all(|h| *h));
+
+    let o = run(&["--config", c, "--json", "group", "verify", "cfg-g"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["everywhere"], true);
+
+    // Again: the group is already there (409 / 204), which converges.
+    let o = run(&["--config", c, "group", "create", "cfg-g"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+
+    let o = run(&["--config", c, "group", "delete", "cfg-g"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(holds("cfg-g").iter().all(|h| !*h));
+
+    let o = run(&["--config", c, "group", "verify", "cfg-g"]);
+    assert_eq!(code(&o), Some(1));
+
+    let o = run(&["--config", c, "nodes", "--round-trip"]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn one_config_file_drives_test_nodes_with_the_reference_api() {
+    let nodes = TestCluster::start(3).expect("nodes start");
+    let config = config_for("reference", &nodes.urls(), "reference");
+    groups_driven_by_config(&config, &|id| {
+        nodes.nodes().iter().map(|n| n.has_group(id)).collect()
+    });
+
+    // The file named by $CLUSTER_CLIENT_CONFIG, as --config.
+    let o = run_full(
+        &["group", "create", "env-cfg"],
+        &[("CLUSTER_CLIENT_CONFIG", config.path())],
+        None,
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(nodes.nodes_with_group("env-cfg"), vec![0, 1, 2]);
+}
+
+#[test]
+fn one_config_file_drives_three_nginx_webdav_nodes() {
+    let Some(bin) = nginx_or_skip("one_config_file_drives_three_nginx_webdav_nodes") else {
+        return;
+    };
+    let servers: Vec<Nginx> = (0..3).map(|i| Nginx::start(&bin, i)).collect();
+    let urls: Vec<String> = servers.iter().map(Nginx::url).collect();
+    let config = config_for("webdav", &urls, "webdav");
+    groups_driven_by_config(&config, &|id| servers.iter().map(|s| s.holds(id)).collect());
+
+    // The reference API against WebDAV nodes: nginx answers its verify with
+    // 404 (which a read-only check takes for "no such group"), and its
+    // create with 405: only the round trip tells.
+    let o = run(&["--config", config.path(), "--api", "reference", "nodes"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let o = run(&[
+        "--config",
+        config.path(),
+        "--api",
+        "reference",
+        "nodes",
+        "--round-trip",
+    ]);
+    assert_eq!(code(&o), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    for url in &urls {
+        assert!(
+            err.contains(&format!("failed node {url}: does not speak the group API")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_command_line_overrides_the_config_file() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    // The file names a dead node and the WebDAV API; the command line wins.
+    let config = config_for("override", &["http://127.0.0.1:1".to_string()], "webdav");
+    let hosts = nodes.hosts_csv();
+    let o = run(&[
+        "--config",
+        config.path(),
+        "--hosts",
+        &hosts,
+        "--api",
+        "reference",
+        "--retries",
+        "1",
+        "--timeout",
+        "5s",
+        "group",
+        "create",
+        "over",
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(nodes.nodes_with_group("over"), vec![0, 1]);
+
+    // Without --hosts the file's hosts are used, not $HOSTS.
+    let o = run_full(
+        &["--config", config.path(), "--retries", "1", "admin", "id"],
+        &[("HOSTS", hosts.as_str())],
+        None,
+    );
+    assert_eq!(code(&o), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("failed node http://127.0.0.1:1"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A file without hosts falls back to $HOSTS.
+    let no_hosts = ConfigFile::new("no-hosts", "group_api = \"reference\"\n");
+    let o = run_full(
+        &["--config", no_hosts.path(), "group", "verify", "over"],
+        &[("HOSTS", hosts.as_str())],
+        None,
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn config_errors_exit_2_naming_the_key() {
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let hosts = format!("hosts = [{:?}]\n", nodes.node(0).url());
+    let endpoints = "[group_api.verify]\nmethod = \"GET\"\npath = \"/g/{id}\"\ndone = [200]\nunchanged = [404]\n\
+                     [group_api.delete]\nmethod = \"DELETE\"\npath = \"/g/{id}\"\ndone = [204]\n";
+    for (name, text, key) in [
+        ("unknown-key", format!("{hosts}retires = 3\n"), "retires"),
+        (
+            "bad-duration",
+            format!("{hosts}[timeouts]\nrequest = \"2 fortnights\"\n"),
+            "timeouts.request",
+        ),
+        (
+            "no-id",
+            format!("{hosts}[group_api.create]\nmethod = \"PUT\"\npath = \"/g/\"\ndone = [201]\n{endpoints}"),
+            "group_api.create",
+        ),
+        (
+            "inline-password",
+            format!("{hosts}[auth]\nbasic_user = \"root\"\npassword = \"hunter2\"\n"),
+            "password",
+        ),
+    ] {
+        let config = ConfigFile::new(name, &text);
+        let o = run(&["--config", config.path(), "group", "create", "g"]);
+        assert_eq!(code(&o), Some(2), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(key), "{name}: {err}");
+        assert!(!err.contains("hunter2"), "{name}: {err}");
+    }
+    let o = run(&["--config", "/nonexistent/clusterctl.toml", "nodes"]);
+    assert_eq!(code(&o), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/clusterctl.toml"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(nodes.node(0).request_count(), 0, "nothing was sent");
+}
+
+#[test]
+fn request_sends_one_request_and_prints_status_and_body() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    let ids: Vec<String> = nodes.nodes().iter().map(|n| n.server_id()).collect();
+
+    let o = ctl(&nodes, &["request", "GET", "/_admin/server/id"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("HTTP 200 from http://127.0.0.1:"),
+        "{out}"
+    );
+    assert!(ids.iter().any(|id| out.contains(id.as_str())), "{out}");
+
+    let o = ctl(&nodes, &["--json", "request", "GET", "/_admin/server/id"]);
+    let v = json(&o);
+    assert_eq!(v["status"], 200);
+    assert!(nodes.urls().iter().any(|u| v["host"] == u.as_str()), "{v}");
+    let body: Value =
+        serde_json::from_str(v["body"].as_str().expect("body is text")).expect("the node's JSON");
+    assert!(ids.iter().any(|id| body["id"] == id.as_str()), "{v}");
+
+    // A body from standard input: one node gets the group.
+    let o = run_full(
+        &[
+            "--hosts",
+            &nodes.hosts_csv(),
+            "request",
+            "POST",
+            "/v1/group/",
+            "--body",
+            "-",
+        ],
+        &[],
+        Some(br#"{"groupId": "by-hand"}"#),
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("HTTP 201 from"), "{}", stdout(&o));
+    assert_eq!(nodes.nodes_with_group("by-hand").len(), 1);
+
+    // A body from a file.
+    let body = ConfigFile::new("body", r#"{"groupId": "from-file"}"#);
+    let o = ctl(
+        &nodes,
+        &["request", "POST", "/v1/group/", "--body", body.path()],
+    );
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(nodes.nodes_with_group("from-file").len(), 1);
+
+    // An answer of 400 or more is a failed operation, the answer still shown.
+    let o = ctl(&nodes, &["request", "GET", "/no/such/path"]);
+    assert_eq!(code(&o), Some(1));
+    assert!(stdout(&o).starts_with("HTTP 404 from"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("404"), "{}", stderr(&o));
+
+    // Bad input: nothing sent.
+    nodes.node(0).clear_requests();
+    nodes.node(1).clear_requests();
+    for args in [
+        &["request", "GET", "no-slash"][..],
+        &["request", "G E T", "/"],
+        &[
+            "request",
+            "POST",
+            "/v1/group/",
+            "--body",
+            "/nonexistent/body.json",
+        ],
+    ] {
+        let o = ctl(&nodes, args);
+        assert_eq!(code(&o), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(
+        nodes.node(0).request_count() + nodes.node(1).request_count(),
+        0
+    );
+}
+
+fn html_404_always() -> FaultRule {
+    FaultRule::new(Fault::Respond {
+        status: 404,
+        content_type: "text/html".to_string(),
+        body: b"<html>\n<head><title>404 Not Found</title></head>\n<body>nothing here</body>\n</html>\n"
+            .to_vec(),
+    })
+    .always()
+}
+
+#[test]
+fn nodes_shows_reachable_group_api_and_health() {
+    let nodes = TestCluster::start(3).expect("nodes start");
+    let o = ctl(&nodes, &["nodes"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("NODE"), "{out}");
+    for url in nodes.urls() {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&url))
+            .expect("a line per node");
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells, [url.as_str(), "yes", "yes", "healthy"], "{out}");
+    }
+    let o = ctl(&nodes, &["nodes", "--round-trip"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    for n in nodes.nodes() {
+        assert!(
+            n.groups().is_empty(),
+            "the probe group is deleted: {:?}",
+            n.groups()
+        );
+    }
+
+    // A down node: not reachable, exit 1, named once.
+    let down = nodes.node(2).url();
+    nodes.node(2).go_down();
+    let o = ctl(&nodes, &["--json", "nodes"]);
+    assert_eq!(code(&o), Some(1));
+    let v = json(&o);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["nodes"][2]["reachable"], false);
+    assert_eq!(v["nodes"][2]["group_api"], Value::Null);
+    assert_eq!(v["nodes"][2]["healthy"], false);
+    assert_eq!(v["nodes"][0]["reachable"], true);
+    assert_eq!(v["nodes"][0]["group_api"], true);
+    assert_eq!(v["nodes"][0]["healthy"], true);
+    assert_eq!(
+        v["nodes"][0]["metrics"].as_object().map(|m| m.len()),
+        Some(POOL_METRICS.len())
+    );
+    assert_eq!(stderr(&o).matches(&down).count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn nodes_that_do_not_speak_the_group_api_exit_1() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    // A 405 HTML answer to everything: the read-only check sees it.
+    nodes.node(1).inject(
+        FaultRule::new(Fault::Respond {
+            status: 405,
+            content_type: "text/html".to_string(),
+            body: b"<html>\n<body>Method Not Allowed</body>\n</html>\n".to_vec(),
+        })
+        .always(),
+    );
+    let o = ctl(&nodes, &["nodes"]);
+    assert_eq!(code(&o), Some(1), "{}", stdout(&o));
+    let bad = nodes.node(1).url();
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with(&bad))
+        .map(str::to_string)
+        .expect("a line for the node");
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>(),
+        [bad.as_str(), "yes", "no", "healthy"]
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("failed node {bad}: does not speak the group API")),
+        "{err}"
+    );
+    assert!(err.lines().all(|l| l.chars().count() <= 300), "{err}");
+
+    // A 404 HTML answer to everything looks like "no such group" to a
+    // read-only check; --round-trip creates, verifies and deletes a probe.
+    nodes.node(1).clear_faults();
+    nodes.node(1).inject(html_404_always());
+    let o = ctl(&nodes, &["nodes", "--round-trip"]);
+    assert_eq!(code(&o), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains(&format!("failed node {bad}: does not speak the group API")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !nodes.node(0).groups().iter().any(|g| g.contains("probe")),
+        "cleaned up"
+    );
+
+    // The WebDAV API against nodes that speak the reference one.
+    nodes.node(1).clear_faults();
+    let o = ctl(
+        &nodes,
+        &["--api", "webdav", "--json", "nodes", "--round-trip"],
+    );
+    assert_eq!(code(&o), Some(1), "{}", stdout(&o));
+    let v = json(&o);
+    assert_eq!(v["nodes"][0]["group_api"], false);
+    assert_eq!(v["nodes"][1]["group_api"], false);
+    assert_eq!(v["nodes"][0]["reachable"], true);
+}
+
+#[test]
+fn failed_nodes_are_named_once_on_one_line() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    // Three attempts per node, each refused: each node named once.
+    for n in nodes.nodes() {
+        n.go_down();
+    }
+    let o = run(&[
+        "--hosts",
+        &nodes.hosts_csv(),
+        "--retries",
+        "3",
+        "--timeout",
+        "5s",
+        "admin",
+        "id",
+    ]);
+    assert_eq!(code(&o), Some(1));
+    let err = stderr(&o);
+    for url in nodes.urls() {
+        assert_eq!(
+            err.matches(&format!("failed node {url}: ")).count(),
+            1,
+            "{err}"
+        );
+    }
+
+    // A failed admin call names the node and the server's reason.
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let o = ctl(&nodes, &["admin", "version", "no-such-server"]);
+    assert_eq!(code(&o), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("failed node {}: ", nodes.node(0).url())),
+        "{err}"
+    );
+    assert!(err.contains("unknown server id"), "{err}");
+
+    // A long multi-line body is cut to one line of at most 200 characters.
+    let mut body = b"<html>\n<body>\n".to_vec();
+    body.extend(std::iter::repeat_n(b'x', 5000));
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Respond {
+            status: 418,
+            content_type: "text/html".to_string(),
+            body,
+        })
+        .always(),
+    );
+    let o = ctl(&nodes, &["group", "verify", "g"]);
+    assert_eq!(code(&o), Some(1));
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("failed node"))
+        .expect("named");
+    let reason = line.split_once(": ").map_or("", |(_, r)| r);
+    let reason = reason.split_once(": ").map_or("", |(_, r)| r);
+    assert!(reason.chars().count() <= 200, "{line}");
+    assert!(line.contains("418") && !err.contains("xxxxx\n<"), "{err}");
+}
+
+#[test]
+fn version_timeout_and_hosts_messages() {
+    let o = run(&["--version"]);
+    assert_eq!(code(&o), Some(0));
+    assert_eq!(
+        stdout(&o),
+        format!("clusterctl {}\n", env!("CARGO_PKG_VERSION"))
+    );
+
+    let o = run(&["--hosts", "http://127.0.0.1:1", "--timeout", "0", "nodes"]);
+    assert_eq!(code(&o), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--timeout must be more than zero and at most 24h"),
+        "{err}"
+    );
+    assert!(!err.contains("between 0"), "{err}");
+
+    let o = run(&[
+        "--hosts",
+        "http://127.0.0.1:1",
+        "--retries",
+        "many",
+        "nodes",
+    ]);
+    assert_eq!(code(&o), Some(2));
+    assert!(stderr(&o).contains("--retries"), "{}", stderr(&o));
+
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let trailing = format!("{},", nodes.node(0).url());
+    let o = run(&["--hosts", &trailing, "nodes"]);
+    assert_eq!(code(&o), Some(2));
+    assert!(stderr(&o).contains("trailing comma"), "{}", stderr(&o));
+    assert_eq!(nodes.node(0).request_count(), 0);
+
+    // Humane durations work.
+    let o = ctl(&nodes, &["--timeout", "2500ms", "group", "create", "quick"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
 }

@@ -163,6 +163,18 @@ enum ResolverName {
     Fallback,
 }
 
+/// The dotted key a TOML error is about (`timeouts.request`), when known:
+/// toml shows it only in an error's text without the source excerpt.
+fn error_key(e: &toml::de::Error) -> Option<String> {
+    let mut bare = e.clone();
+    bare.set_input(None);
+    let text = bare.to_string();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))?;
+    Some(key.to_string())
+}
+
 impl ClientConfig {
     /// Parses TOML text. Unknown keys and bad values are
     /// [`Error::InvalidConfig`] naming the key and the line.
@@ -197,7 +209,8 @@ impl ClientConfig {
                     + 1
             });
             let at = line.map_or_else(String::new, |l| format!("line {l}: "));
-            Error::InvalidConfig(format!("{}: {at}{}", origin.name(), e.message()))
+            let key = error_key(&e).map_or_else(String::new, |k| format!("{k}: "));
+            Error::InvalidConfig(format!("{}: {at}{key}{}", origin.name(), e.message()))
         })?;
         config.origin = origin;
         Ok(config)

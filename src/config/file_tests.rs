@@ -73,7 +73,10 @@ probe_path = "/health"
 #[test]
 fn mistakes_name_the_key_and_the_line() {
     let e = error("hosts = [\"http://127.0.0.1:1\"]\n\n[timeouts]\nrequest = \"2 fortnights\"\n");
-    assert!(e.contains("line 4") && e.contains("fortnights"), "{e}");
+    assert!(
+        e.contains("line 4") && e.contains("fortnights") && e.contains("timeouts.request"),
+        "{e}"
+    );
     let e = error("[pool]\nmax_conections_per_node = 2\n");
     assert!(
         e.contains("line 2") && e.contains("max_conections_per_node"),

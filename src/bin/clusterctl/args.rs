@@ -1,0 +1,450 @@
+//! The command line: what `clusterctl` is asked to do, checked before any
+//! configuration is read or anything is sent. Parsing is pure (arguments
+//! and environment in, [`Args`] or a [`Usage`] message out).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cluster_client::{parse_duration, MaintenanceMode};
+
+pub const USAGE: &str = "\
+clusterctl: drive a cluster of HTTP nodes as one
+
+Usage: clusterctl [OPTIONS] <COMMAND>
+
+Commands:
+  group create ID         create group ID on every node (verified, or rolled back)
+  group delete ID         delete group ID on every node
+  group verify ID         show whether each node holds group ID
+  nodes [--round-trip]    per node: reachable, speaks the group API, healthy
+                          (--round-trip also creates, verifies and deletes a
+                          reserved probe group on each node)
+  request METHOD PATH [--body FILE|-]
+                          one request to one node (picked as the library
+                          does, failing over); prints the status and the body
+  admin id                the answering server's id
+  admin role              the answering server's role
+  admin health            the cluster's health, server by server
+  admin count             the number of servers
+  admin version ID        server ID's version
+  admin engine ID         server ID's storage engine
+  admin stats ID          server ID's statistics
+  admin maintenance on|off  turn the cluster's maintenance mode on or off
+  metrics [--prometheus]  pool metrics of this run's own traffic (a fresh
+                          client: mostly zeros; a long-running program
+                          exports its own)
+
+Options:
+  --config FILE      the library's TOML configuration file
+                     [default: $CLUSTER_CLIENT_CONFIG]
+  --hosts LIST       comma-separated node addresses, e.g.
+                     http://10.0.0.1:8000,http://10.0.0.2:8000
+                     [default: the file's hosts, else $HOSTS]
+  --api NAME         the group API: reference or webdav [default: the file's,
+                     else reference]
+  --timeout TIME     bound on one whole operation, retries included, e.g.
+                     30s, 250ms, 2m; a bare number is seconds [default: 30s]
+  --retries N        attempts per node, the first included [default: 3]
+  --json             print JSON for scripts instead of tables
+  -h, --help         print this help
+  -V, --version      print the version
+
+Options given on the command line override the configuration file, which
+overrides clusterctl's defaults.
+
+Exit codes: 0 success, 1 the operation failed (failed nodes on stderr),
+2 bad usage, invalid input or a configuration error (nothing was sent).
+";
+
+/// The longest `--timeout` accepted.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// What the command line asks for. `None` means "not given": the
+/// configuration file or clusterctl's default decides.
+#[derive(Debug, Default)]
+pub struct Args {
+    pub config: Option<PathBuf>,
+    pub hosts: Option<Vec<String>>,
+    pub api: Option<ApiPreset>,
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub json: bool,
+    pub command: Command,
+}
+
+/// A named group API (`--api`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiPreset {
+    Reference,
+    Webdav,
+}
+
+/// Where a request body comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodySource {
+    File(PathBuf),
+    Stdin,
+}
+
+#[derive(Debug, Default)]
+pub enum Command {
+    #[default]
+    Help,
+    Version,
+    GroupCreate(String),
+    GroupDelete(String),
+    GroupVerify(String),
+    Nodes {
+        round_trip: bool,
+    },
+    Request {
+        method: String,
+        path: String,
+        body: Option<BodySource>,
+    },
+    Admin(Admin),
+    Metrics {
+        prometheus: bool,
+    },
+}
+
+#[derive(Debug)]
+pub enum Admin {
+    Id,
+    Role,
+    Health,
+    Count,
+    Version(String),
+    Engine(String),
+    Stats(String),
+    Maintenance(MaintenanceMode),
+}
+
+/// A bad command line: the message to print before the hint to `--help`.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl From<lexopt::Error> for Usage {
+    fn from(e: lexopt::Error) -> Self {
+        Usage(e.to_string())
+    }
+}
+
+/// Options that belong to one command only.
+#[derive(Default)]
+struct CommandFlags {
+    prometheus: bool,
+    round_trip: bool,
+    body: Option<BodySource>,
+}
+
+/// Parses the arguments (without the program name). `config_env` is the
+/// value of `$CLUSTER_CLIENT_CONFIG`, used when `--config` is not given.
+pub fn parse_args<I>(args: I, config_env: Option<OsString>) -> Result<Args, Usage>
+where
+    I: IntoIterator<Item = OsString>,
+{
+    use lexopt::prelude::*;
+
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut a = Args::default();
+    let mut flags = CommandFlags::default();
+    let (mut help, mut version) = (false, false);
+    let mut words: Vec<String> = Vec::new();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("config") => a.config = Some(PathBuf::from(parser.value()?)),
+            Long("hosts") => a.hosts = Some(hosts(&text("--hosts", parser.value()?)?)?),
+            Long("api") => a.api = Some(api(&text("--api", parser.value()?)?)?),
+            Long("timeout") => a.timeout = Some(timeout(&text("--timeout", parser.value()?)?)?),
+            Long("retries") => a.retries = Some(retries(&text("--retries", parser.value()?)?)?),
+            Long("json") => a.json = true,
+            Long("prometheus") => flags.prometheus = true,
+            Long("round-trip") => flags.round_trip = true,
+            Long("body") => {
+                let v = parser.value()?;
+                flags.body = Some(if v == "-" {
+                    BodySource::Stdin
+                } else {
+                    BodySource::File(PathBuf::from(v))
+                });
+            }
+            Short('h') | Long("help") => help = true,
+            Short('V') | Long("version") => version = true,
+            Value(v) => words.push(text("a command word", v)?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if a.config.is_none() {
+        a.config = config_env.filter(|v| !v.is_empty()).map(PathBuf::from);
+    }
+    a.command = if help {
+        Command::Help
+    } else if version {
+        Command::Version
+    } else {
+        parse_command(&words, flags)?
+    };
+    Ok(a)
+}
+
+/// An argument as UTF-8 text, or an error naming the option.
+fn text(what: &str, v: OsString) -> Result<String, Usage> {
+    v.into_string()
+        .map_err(|v| Usage(format!("{what}: {v:?} is not valid UTF-8")))
+}
+
+/// `--hosts`: every comma-separated entry must be there (a stray or
+/// trailing comma is a mistake worth telling, not something to guess past).
+fn hosts(list: &str) -> Result<Vec<String>, Usage> {
+    let entries: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+    if entries.iter().any(String::is_empty) {
+        return Err(Usage(format!(
+            "--hosts {list:?} has an empty entry (a stray or trailing comma?); \
+             give addresses separated by single commas, e.g. http://10.0.0.1:8000,http://10.0.0.2:8000"
+        )));
+    }
+    Ok(entries)
+}
+
+fn api(name: &str) -> Result<ApiPreset, Usage> {
+    match name {
+        "reference" => Ok(ApiPreset::Reference),
+        "webdav" => Ok(ApiPreset::Webdav),
+        other => Err(Usage(format!(
+            "--api {other:?} is not known: use reference or webdav \
+             (any other API goes in the configuration file's group_api table)"
+        ))),
+    }
+}
+
+/// `--timeout`: a humane duration, or a bare number of seconds.
+fn timeout(v: &str) -> Result<Duration, Usage> {
+    let t = v.trim();
+    let bare_number = !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let parsed = if bare_number {
+        parse_duration(&format!("{t}s"))
+    } else {
+        parse_duration(t)
+    };
+    let d = parsed.map_err(|e| Usage(format!("--timeout: {e}; a bare number is seconds")))?;
+    if d.is_zero() || d > LONGEST_TIMEOUT {
+        return Err(Usage(format!(
+            "--timeout must be more than zero and at most 24h (e.g. 30s, 250ms, 2m; \
+             a bare number is seconds), got {v:?}"
+        )));
+    }
+    Ok(d)
+}
+
+fn retries(v: &str) -> Result<u32, Usage> {
+    match v.trim().parse::<u32>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(Usage(format!(
+            "--retries must be a whole number from 1 to 100 (attempts per node, \
+             the first included), got {v:?}"
+        ))),
+    }
+}
+
+fn parse_command(words: &[String], flags: CommandFlags) -> Result<Command, Usage> {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let command = match w.as_slice() {
+        [] => return Err(Usage("no command given".into())),
+        ["group", "create", rest @ ..] => Command::GroupCreate(id("group create", rest)?),
+        ["group", "delete", rest @ ..] => Command::GroupDelete(id("group delete", rest)?),
+        ["group", "verify", rest @ ..] => Command::GroupVerify(id("group verify", rest)?),
+        ["group", ..] => return Err(Usage("group needs create, delete or verify".into())),
+        ["nodes"] => Command::Nodes {
+            round_trip: flags.round_trip,
+        },
+        ["metrics"] => Command::Metrics {
+            prometheus: flags.prometheus,
+        },
+        ["request", method, path] => Command::Request {
+            method: method.to_string(),
+            path: path.to_string(),
+            body: flags.body.clone(),
+        },
+        ["request", ..] => {
+            return Err(Usage(
+                "request needs METHOD and PATH, e.g. request GET /_api/version".into(),
+            ))
+        }
+        ["admin", rest @ ..] => Command::Admin(parse_admin(rest)?),
+        [cmd, ..] => return Err(Usage(format!("unknown command or extra words: {cmd:?}"))),
+    };
+    let misplaced = [
+        (flags.prometheus, "--prometheus", "metrics"),
+        (flags.round_trip, "--round-trip", "nodes"),
+        (flags.body.is_some(), "--body", "request"),
+    ];
+    for (given, flag, owner) in misplaced {
+        let belongs = matches!(
+            (&command, owner),
+            (Command::Metrics { .. }, "metrics")
+                | (Command::Nodes { .. }, "nodes")
+                | (Command::Request { .. }, "request")
+        );
+        if given && !belongs {
+            return Err(Usage(format!("{flag} goes with the {owner} command")));
+        }
+    }
+    Ok(command)
+}
+
+/// The one ID a command takes.
+fn id(what: &str, rest: &[&str]) -> Result<String, Usage> {
+    match rest {
+        [id] => Ok((*id).to_string()),
+        [] => Err(Usage(format!("{what} needs an ID"))),
+        _ => Err(Usage(format!("{what} takes one ID"))),
+    }
+}
+
+fn parse_admin(rest: &[&str]) -> Result<Admin, Usage> {
+    Ok(match rest {
+        ["id"] => Admin::Id,
+        ["role"] => Admin::Role,
+        ["health"] => Admin::Health,
+        ["count"] => Admin::Count,
+        ["version", rest @ ..] => Admin::Version(id("admin version", rest)?),
+        ["engine", rest @ ..] => Admin::Engine(id("admin engine", rest)?),
+        ["stats", rest @ ..] => Admin::Stats(id("admin stats", rest)?),
+        ["maintenance", "on"] => Admin::Maintenance(MaintenanceMode::On),
+        ["maintenance", "off"] => Admin::Maintenance(MaintenanceMode::Off),
+        ["maintenance", ..] => return Err(Usage("admin maintenance needs on or off".into())),
+        _ => {
+            return Err(Usage(
+                "admin needs id, role, health, count, version, engine, stats or maintenance".into(),
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, Usage> {
+        parse_args(args.iter().map(OsString::from), None)
+    }
+
+    fn message(args: &[&str]) -> String {
+        match parse(args) {
+            Ok(a) => panic!("{args:?} parsed: {a:?}"),
+            Err(Usage(m)) => m,
+        }
+    }
+
+    #[test]
+    fn parses_commands_and_options_anywhere() {
+        let a = parse(&["--hosts", "http://a:1", "group", "create", "g", "--json"]).expect("valid");
+        assert!(a.json);
+        assert_eq!(a.hosts, Some(vec!["http://a:1".to_string()]));
+        assert!(matches!(a.command, Command::GroupCreate(ref id) if id == "g"));
+        let a =
+            parse(&["metrics", "--prometheus", "--timeout=1.5", "--retries", "1"]).expect("valid");
+        assert!(matches!(a.command, Command::Metrics { prometheus: true }));
+        assert_eq!(a.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(a.retries, Some(1));
+        let a = parse(&["admin", "maintenance", "off"]).expect("valid");
+        assert!(matches!(
+            a.command,
+            Command::Admin(Admin::Maintenance(MaintenanceMode::Off))
+        ));
+        let a = parse(&["group", "verify", "--", "-odd"]).expect("valid");
+        assert!(matches!(a.command, Command::GroupVerify(ref id) if id == "-odd"));
+        assert!(matches!(
+            parse(&["--help"]).map(|a| a.command),
+            Ok(Command::Help)
+        ));
+        assert!(matches!(
+            parse(&["-V"]).map(|a| a.command),
+            Ok(Command::Version)
+        ));
+        let a = parse(&["request", "PUT", "/x", "--body", "-", "--api", "webdav"]).expect("valid");
+        assert_eq!(a.api, Some(ApiPreset::Webdav));
+        assert!(matches!(
+            a.command,
+            Command::Request { ref method, ref path, body: Some(BodySource::Stdin) }
+                if method == "PUT" && path == "/x"
+        ));
+        let a = parse(&["nodes", "--round-trip", "--config", "c.toml"]).expect("valid");
+        assert!(matches!(a.command, Command::Nodes { round_trip: true }));
+        assert_eq!(a.config, Some(PathBuf::from("c.toml")));
+    }
+
+    #[test]
+    fn humane_timeouts() {
+        let t = |v: &str| parse(&["--timeout", v, "nodes"]).expect(v).timeout;
+        assert_eq!(t("30"), Some(Duration::from_secs(30)));
+        assert_eq!(t("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(t("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(t("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(t("0.5"), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn the_config_file_comes_from_the_environment_unless_given() {
+        let env = Some(OsString::from("/etc/env.toml"));
+        let a = parse_args(["nodes"].map(OsString::from), env.clone()).expect("valid");
+        assert_eq!(a.config, Some(PathBuf::from("/etc/env.toml")));
+        let a =
+            parse_args(["--config", "mine.toml", "nodes"].map(OsString::from), env).expect("valid");
+        assert_eq!(a.config, Some(PathBuf::from("mine.toml")));
+        let a = parse_args(["nodes"].map(OsString::from), Some(OsString::new())).expect("valid");
+        assert_eq!(a.config, None, "an empty variable is no file");
+    }
+
+    #[test]
+    fn messages_name_the_option_and_what_is_allowed() {
+        let m = message(&["--timeout", "0", "nodes"]);
+        assert!(
+            m.contains("--timeout") && m.contains("more than zero"),
+            "{m}"
+        );
+        assert!(!m.contains("between 0"), "{m}");
+        let m = message(&["--timeout", "soon", "nodes"]);
+        assert!(m.contains("--timeout") && m.contains("soon"), "{m}");
+        let m = message(&["--timeout", "25h", "nodes"]);
+        assert!(m.contains("24h"), "{m}");
+        let m = message(&["--retries", "x", "nodes"]);
+        assert!(m.contains("--retries") && m.contains("\"x\""), "{m}");
+        let m = message(&["--hosts", "http://a:1,", "nodes"]);
+        assert!(m.contains("--hosts") && m.contains("trailing comma"), "{m}");
+        let m = message(&["--api", "webdev", "nodes"]);
+        assert!(m.contains("--api") && m.contains("webdev"), "{m}");
+    }
+
+    #[test]
+    fn refuses_bad_usage() {
+        for bad in [
+            &[][..],
+            &["group"],
+            &["group", "create"],
+            &["group", "create", "a", "b"],
+            &["admin", "maintenance", "maybe"],
+            &["admin", "version"],
+            &["admin"],
+            &["nodes", "extra"],
+            &["request", "GET"],
+            &["request", "GET", "/", "extra"],
+            &["frobnicate"],
+            &["--verbose", "nodes"],
+            &["--timeout", "0", "nodes"],
+            &["--timeout", "-1", "nodes"],
+            &["--timeout", "x", "nodes"],
+            &["--retries", "0", "nodes"],
+            &["--retries", "101", "nodes"],
+            &["--hosts"],
+            &["--hosts", "http://a:1,,http://b:2", "nodes"],
+            &["nodes", "--prometheus"],
+            &["metrics", "--round-trip"],
+            &["nodes", "--body", "f"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! What `clusterctl` prints: tables for humans, JSON for scripts, and the
+//! stderr lines that name every failed node once.
+
+use std::fmt::Write as _;
+
+use cluster_client::{ConnectionPoolMetrics, Error, HostAddress, NodeFailure, POOL_METRICS};
+use serde_json::{json, Map, Value};
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the operation failed on one or more nodes.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage, invalid input or a configuration error.
+pub const EXIT_USAGE: u8 = 2;
+
+/// The longest reason or body excerpt printed on one line.
+const MAX_REASON_CHARS: usize = 200;
+
+/// What a command produced: bytes for stdout, lines for stderr, the exit code.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<String>,
+    pub code: u8,
+}
+
+impl Outcome {
+    pub fn ok(stdout: String) -> Self {
+        Outcome {
+            stdout: stdout.into_bytes(),
+            ..Outcome::default()
+        }
+    }
+
+    /// A bad command line or configuration: nothing was sent.
+    pub fn usage(message: String) -> Self {
+        Outcome {
+            stderr: vec![message],
+            code: EXIT_USAGE,
+            ..Outcome::default()
+        }
+    }
+
+    /// `stdout` with exit 0, or with exit 1 and `stderr` when `failed` is
+    /// not empty.
+    pub fn checked(stdout: String, failed: Vec<String>) -> Self {
+        let code = if failed.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        };
+        Outcome {
+            stdout: stdout.into_bytes(),
+            stderr: failed,
+            code,
+        }
+    }
+}
+
+/// `text` on one line (control characters and runs of whitespace become
+/// one space) and at most 200 characters, for reasons and body excerpts.
+pub fn one_line(text: &str) -> String {
+    let flat = flat(text);
+    if flat.chars().count() <= MAX_REASON_CHARS {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(MAX_REASON_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// `text` on one line: control characters and runs of whitespace become one space.
+fn flat(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The stderr line naming a failed node, as the README promises.
+pub fn failed_node(node: &HostAddress, reason: &str) -> String {
+    format!("failed node {node}: {}", one_line(reason))
+}
+
+pub fn json_line(v: &Value) -> String {
+    let mut s = v.to_string();
+    s.push('\n');
+    s
+}
+
+pub fn pretty_json(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    s.push('\n');
+    s
+}
+
+/// `value` as one JSON line, or `text` (with a final newline) for humans.
+pub fn value_or_text(json: bool, value: &Value, text: String) -> Outcome {
+    Outcome::ok(if json {
+        json_line(value)
+    } else {
+        let mut t = text;
+        if !t.ends_with('\n') {
+            t.push('\n');
+        }
+        t
+    })
+}
+
+/// Renders rows as left-aligned columns separated by two spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            let _ = write!(l, "{cell:<w$}");
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// One node's metrics as a JSON object keyed by [`POOL_METRICS`] names.
+pub fn metrics_json(m: &ConnectionPoolMetrics) -> Value {
+    Value::Object(
+        POOL_METRICS
+            .iter()
+            .map(|info| (info.name.to_string(), Value::from((info.get)(m))))
+            .collect(),
+    )
+}
+
+/// Every node's metrics as JSON: `{"<node>": {"<metric>": n, ...}, ...}`.
+pub fn metrics_by_node_json(nodes: &[(HostAddress, ConnectionPoolMetrics)]) -> Value {
+    Value::Object(
+        nodes
+            .iter()
+            .map(|(n, m)| (n.to_string(), metrics_json(m)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// The metrics table: one row per metric of [`POOL_METRICS`] (with its
+/// help text), one column per node.
+pub fn metrics_table(nodes: &[(HostAddress, ConnectionPoolMetrics)]) -> String {
+    let mut header = vec!["METRIC"];
+    header.extend(nodes.iter().map(|(n, _)| n.as_str()));
+    header.push("MEANING");
+    let rows: Vec<Vec<String>> = POOL_METRICS
+        .iter()
+        .map(|info| {
+            let mut row = vec![info.name.to_string()];
+            row.extend(nodes.iter().map(|(_, m)| (info.get)(m).to_string()));
+            row.push(info.help.to_string());
+            row
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// Each node once, with the last reason it gave (a node tried several
+/// times appears once).
+fn each_node_once(failures: &[NodeFailure]) -> Vec<(HostAddress, String)> {
+    let mut out: Vec<(HostAddress, String)> = Vec::new();
+    for f in failures {
+        let reason = f.error.to_string();
+        match out.iter_mut().find(|(h, _)| *h == f.host) {
+            Some(entry) => entry.1 = reason,
+            None => out.push((f.host.clone(), reason)),
+        }
+    }
+    out
+}
+
+/// A one-line summary of `e`, without the per-node reasons that follow it
+/// on their own lines.
+fn summary(e: &Error) -> String {
+    match e {
+        Error::GroupOperation {
+            group_id,
+            failed_hosts,
+            rollback_failed_hosts,
+            possible_orphans,
+            request_id,
+            ..
+        } => {
+            let mut s = format!(
+                "group {group_id:?} not created everywhere: failed on {} node(s)",
+                failed_hosts.len()
+            );
+            if rollback_failed_hosts.is_empty() && possible_orphans.is_empty() {
+                s.push_str(", rolled back");
+            } else {
+                let _ = write!(
+                    s,
+                    "; rollback failed on {}, outcome unknown on {}",
+                    rollback_failed_hosts.len(),
+                    possible_orphans.len()
+                );
+            }
+            let _ = write!(s, " (request id {request_id})");
+            s
+        }
+        Error::Request { message, attempts } => {
+            format!(
+                "{message}: no node answered ({} attempt(s))",
+                attempts.len()
+            )
+        }
+        // A configuration error is read in full (an unknown key's message
+        // lists the valid ones): flattened, never cut.
+        other => flat(&other.to_string()),
+    }
+}
+
+/// The outcome of a failed call: exit 2 for invalid input or configuration
+/// (nothing was sent), else 1 with every failed node named once on stderr
+/// as `failed node <address>: <reason>`.
+pub fn error_outcome(e: &Error, json: bool) -> Outcome {
+    let code = if e.is_invalid_input() {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    };
+    let mut stderr = vec![format!("error: {}", summary(e))];
+    let mut failed: Vec<(HostAddress, String)> = Vec::new();
+    match e {
+        Error::GroupOperation {
+            failures,
+            rollback_failures,
+            possible_orphans,
+            ..
+        } => {
+            failed = each_node_once(failures);
+            for (h, reason) in each_node_once(rollback_failures) {
+                stderr.push(format!(
+                    "rollback failed on node {h} (group still there): {}",
+                    one_line(&reason)
+                ));
+            }
+            for h in possible_orphans {
+                stderr.push(format!("outcome unknown on node {h} (possible orphan)"));
+            }
+        }
+        Error::Request { attempts, .. } => failed = each_node_once(attempts),
+        Error::Arango {
+            host,
+            path,
+            status,
+            error_num,
+            message,
+        } => failed.push((
+            host.clone(),
+            format!("{path}: ArangoDB error {error_num} (HTTP {status}): {message}"),
+        )),
+        Error::UnexpectedResponse {
+            host,
+            path,
+            status,
+            reason,
+        } => failed.push((
+            host.clone(),
+            format!("{path}: unexpected answer (HTTP {status}): {reason}"),
+        )),
+        other => {
+            for h in other.failed_hosts() {
+                failed.push((h, other.to_string()));
+            }
+        }
+    }
+    // The failed nodes come first, right under the summary.
+    let notes = stderr.split_off(1);
+    stderr.extend(failed.iter().map(|(h, r)| failed_node(h, r)));
+    stderr.extend(notes);
+    let stdout = if json {
+        let failed: Vec<Value> = failed
+            .iter()
+            .map(|(h, r)| json!({ "node": h.as_str(), "error": one_line(r) }))
+            .collect();
+        json_line(&json!({ "ok": false, "error": one_line(&e.to_string()), "failed": failed }))
+    } else {
+        String::new()
+    };
+    Outcome {
+        stdout: stdout.into_bytes(),
+        stderr,
+        code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["NODE", "X"],
+            &[
+                vec!["long-name".into(), "1".into()],
+                vec!["a".into(), "22".into()],
+            ],
+        );
+        assert_eq!(t, "NODE       X\nlong-name  1\na          22\n");
+    }
+
+    #[test]
+    fn reasons_fit_on_one_line() {
+        assert_eq!(one_line("a\n\n b\r\n\tc"), "a b c");
+        let long = "x".repeat(1000);
+        let cut = one_line(&format!("<html>\n{long}</html>"));
+        assert_eq!(cut.chars().count(), 200);
+        assert!(cut.ends_with('…') && !cut.contains('\n'));
+    }
+
+    #[test]
+    fn the_metrics_table_has_a_row_per_metric() {
+        let node: HostAddress = "http://127.0.0.1:1".parse().expect("valid");
+        let t = metrics_table(&[(node, ConnectionPoolMetrics::default())]);
+        assert_eq!(t.lines().count(), 1 + POOL_METRICS.len());
+        for info in &POOL_METRICS {
+            assert!(t.contains(info.name) && t.contains(info.help), "{t}");
+        }
+    }
+}
