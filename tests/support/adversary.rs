@@ -42,7 +42,7 @@ pub const INVARIANTS: [&str; 7] = [
     "I4 delete_group's list covers the nodes still holding it",
     "I5a no panic",
     "I5b no call past its deadlines",
-    "I5c metrics match the nodes",
+    "I5c metrics match the nodes (created <= accepted <= created + created_with_error)",
 ];
 
 /// The run's settings.
@@ -443,7 +443,12 @@ fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
                 format!("node {i}: created - closed != curr: {m:?}"),
             );
         }
-        if m.connections_created != accepted {
+        // A connect the client abandoned at its deadline after the kernel
+        // finished the handshake is counted as failed by the client and
+        // accepted by the node: the node's count lies between the two.
+        if accepted < m.connections_created
+            || accepted > m.connections_created + m.connections_created_with_error
+        {
             violate(
                 report,
                 6,
