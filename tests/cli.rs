@@ -833,3 +833,43 @@ fn version_timeout_and_hosts_messages() {
     let o = ctl(&nodes, &["--timeout", "2500ms", "group", "create", "quick"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn group_repair_converges_and_recover_finishes_from_the_journal() {
+    let nodes = TestCluster::start(3).unwrap();
+    nodes.node(1).insert_group("r");
+    let o = ctl(&nodes, &["group", "repair", "r", "--present"]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("created") && stdout(&o).contains("already present"));
+    assert_eq!(nodes.nodes_with_group("r"), vec![0, 1, 2]);
+    let o = ctl(&nodes, &["--json", "group", "repair", "r", "--absent"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["intent"], "absent");
+    assert!(nodes.nodes_with_group("r").is_empty());
+    let o = ctl(&nodes, &["group", "repair", "r"]);
+    assert_eq!(code(&o), Some(2), "one of --present/--absent is required");
+
+    // A failed create whose rollback failed, then recover from the journal.
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("sagas.journal");
+    let journal = journal.to_str().unwrap();
+    nodes
+        .node(2)
+        .inject(FaultRule::status(400).method("POST").always());
+    nodes
+        .node(0)
+        .inject(FaultRule::status(500).method("DELETE").always());
+    let o = ctl(&nodes, &["--journal", journal, "group", "create", "j"]);
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    assert_eq!(nodes.nodes_with_group("j"), vec![0]);
+    nodes.node(0).clear_faults();
+    let o = ctl(&nodes, &["--journal", journal, "recover"]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("repaired 1 node"), "{}", stdout(&o));
+    assert!(nodes.nodes_with_group("j").is_empty());
+    // Without a journal, recover is a configuration error.
+    assert_eq!(code(&ctl(&nodes, &["recover"])), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

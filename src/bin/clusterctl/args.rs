@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cluster_client::{parse_duration, MaintenanceMode};
+use cluster_client::{parse_duration, Intent, MaintenanceMode};
 
 pub const USAGE: &str = "\
 clusterctl: drive a cluster of HTTP nodes as one
@@ -17,6 +17,11 @@ Commands:
   group create ID         create group ID on every node (verified, or rolled back)
   group delete ID         delete group ID on every node
   group verify ID         show whether each node holds group ID
+  group repair ID --present|--absent
+                          converge group ID on every node: create it where
+                          missing, or delete it where present
+  recover                 finish what a killed run left, from the saga
+                          journal (--journal or the file's [journal] path)
   nodes [--round-trip]    per node: reachable, speaks the group API, healthy
                           (--round-trip also creates, verifies and deletes a
                           reserved probe group on each node)
@@ -46,6 +51,7 @@ Options:
   --timeout TIME     bound on one whole operation, retries included, e.g.
                      30s, 250ms, 2m; a bare number is seconds [default: 30s]
   --retries N        attempts per node, the first included [default: 3]
+  --journal PATH     keep the saga journal in PATH (see recover)
   --json             print JSON for scripts instead of tables
   -h, --help         print this help
   -V, --version      print the version
@@ -69,6 +75,7 @@ pub struct Args {
     pub api: Option<ApiPreset>,
     pub timeout: Option<Duration>,
     pub retries: Option<u32>,
+    pub journal: Option<PathBuf>,
     pub json: bool,
     pub command: Command,
 }
@@ -95,6 +102,11 @@ pub enum Command {
     GroupCreate(String),
     GroupDelete(String),
     GroupVerify(String),
+    GroupRepair {
+        id: String,
+        intent: Intent,
+    },
+    Recover,
     Nodes {
         round_trip: bool,
     },
@@ -134,6 +146,8 @@ impl From<lexopt::Error> for Usage {
 /// Options that belong to one command only.
 #[derive(Default)]
 struct CommandFlags {
+    present: bool,
+    absent: bool,
     prometheus: bool,
     round_trip: bool,
     body: Option<BodySource>,
@@ -160,6 +174,9 @@ where
             Long("timeout") => a.timeout = Some(timeout(&text("--timeout", parser.value()?)?)?),
             Long("retries") => a.retries = Some(retries(&text("--retries", parser.value()?)?)?),
             Long("json") => a.json = true,
+            Long("journal") => a.journal = Some(PathBuf::from(parser.value()?)),
+            Long("present") => flags.present = true,
+            Long("absent") => flags.absent = true,
             Long("prometheus") => flags.prometheus = true,
             Long("round-trip") => flags.round_trip = true,
             Long("body") => {
@@ -255,7 +272,23 @@ fn parse_command(words: &[String], flags: CommandFlags) -> Result<Command, Usage
         ["group", "create", rest @ ..] => Command::GroupCreate(id("group create", rest)?),
         ["group", "delete", rest @ ..] => Command::GroupDelete(id("group delete", rest)?),
         ["group", "verify", rest @ ..] => Command::GroupVerify(id("group verify", rest)?),
-        ["group", ..] => return Err(Usage("group needs create, delete or verify".into())),
+        ["group", "repair", rest @ ..] => {
+            let intent = match (flags.present, flags.absent) {
+                (true, false) => Intent::Present,
+                (false, true) => Intent::Absent,
+                _ => {
+                    return Err(Usage(
+                        "group repair needs exactly one of --present or --absent".into(),
+                    ))
+                }
+            };
+            Command::GroupRepair {
+                id: id("group repair", rest)?,
+                intent,
+            }
+        }
+        ["group", ..] => return Err(Usage("group needs create, delete, verify or repair".into())),
+        ["recover"] => Command::Recover,
         ["nodes"] => Command::Nodes {
             round_trip: flags.round_trip,
         },
@@ -279,6 +312,8 @@ fn parse_command(words: &[String], flags: CommandFlags) -> Result<Command, Usage
         (flags.prometheus, "--prometheus", "metrics"),
         (flags.round_trip, "--round-trip", "nodes"),
         (flags.body.is_some(), "--body", "request"),
+        (flags.present, "--present", "group repair"),
+        (flags.absent, "--absent", "group repair"),
     ];
     for (given, flag, owner) in misplaced {
         let belongs = matches!(
@@ -286,6 +321,7 @@ fn parse_command(words: &[String], flags: CommandFlags) -> Result<Command, Usage
             (Command::Metrics { .. }, "metrics")
                 | (Command::Nodes { .. }, "nodes")
                 | (Command::Request { .. }, "request")
+                | (Command::GroupRepair { .. }, "group repair")
         );
         if given && !belongs {
             return Err(Usage(format!("{flag} goes with the {owner} command")));

@@ -6,8 +6,8 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use cluster_client::{
-    ClientBuilder, ClientConfig, ClusterClient, Error, GroupApi, HostAddress, MaintenanceMode,
-    NodeError, RetryPolicy,
+    ClientBuilder, ClientConfig, ClusterClient, Error, GroupApi, HostAddress, Intent,
+    MaintenanceMode, NodeError, NodeRepair, RetryPolicy,
 };
 use serde_json::{json, Map, Value};
 
@@ -93,6 +93,10 @@ impl<'a> Setup<'a> {
         } else if !file_has_hosts {
             b = b.hosts_str(&std::env::var("HOSTS").unwrap_or_default());
         }
+        // One client per journal: a one-node helper client keeps none.
+        if let (Some(path), None) = (&self.args.journal, only) {
+            b = b.journal(path);
+        }
         match self.args.api {
             Some(ApiPreset::Reference) => b.group_api(GroupApi::reference()),
             Some(ApiPreset::Webdav) => b.group_api(GroupApi::webdav()),
@@ -134,6 +138,8 @@ pub fn run(args: &Args) -> Outcome {
         Command::GroupCreate(id) => group_create(&client, id, json),
         Command::GroupDelete(id) => group_delete(&client, id, json),
         Command::GroupVerify(id) => group_verify(&client, id, json),
+        Command::GroupRepair { id, intent } => group_repair(&client, id, *intent, json),
+        Command::Recover => recover(&client, json),
         Command::Nodes { round_trip } => nodes(&client, &setup, *round_trip, json),
         Command::Request { method, path, .. } => {
             request(&client, method, path, body.as_deref(), json)
@@ -157,6 +163,93 @@ fn read_body(source: &BodySource) -> Result<Vec<u8>, String> {
         BodySource::File(path) => std::fs::read(path)
             .map_err(|e| format!("--body {}: cannot be read: {e}", path.display())),
     }
+}
+
+fn group_repair(
+    client: &ClusterClient,
+    id: &str,
+    intent: Intent,
+    json: bool,
+) -> Result<Outcome, Error> {
+    let report = client.repair_group(id, intent)?;
+    let mut rows = Vec::new();
+    let mut nodes = Vec::new();
+    let mut failed = Vec::new();
+    for (host, r) in &report.nodes {
+        let word = match r {
+            NodeRepair::AlreadyPresent => "already present".to_string(),
+            NodeRepair::AlreadyAbsent => "already absent".to_string(),
+            NodeRepair::Created => "created".to_string(),
+            NodeRepair::Deleted => "deleted".to_string(),
+            NodeRepair::Failed(e) => {
+                failed.push(failed_node(host, &e.to_string()));
+                format!("failed: {}", one_line(&e.to_string()))
+            }
+            _ => "unknown".to_string(),
+        };
+        nodes.push(json!({ "node": host.as_str(), "result": word }));
+        rows.push(vec![host.to_string(), word]);
+    }
+    let stdout = if json {
+        json_line(&json!({
+            "ok": failed.is_empty(),
+            "group": id,
+            "intent": if intent == Intent::Present { "present" } else { "absent" },
+            "nodes": nodes,
+        }))
+    } else {
+        table(&["NODE", "RESULT"], &rows)
+    };
+    Ok(Outcome::checked(stdout, failed))
+}
+
+fn recover(client: &ClusterClient, json: bool) -> Result<Outcome, Error> {
+    let report = client.recover()?;
+    let failed: Vec<String> = report
+        .needs_attention
+        .iter()
+        .map(|a| {
+            format!(
+                "needs a person: group {:?} on {}: {}",
+                a.group_id,
+                a.host,
+                one_line(&a.reason)
+            )
+        })
+        .collect();
+    let stdout = if json {
+        json_line(&json!({
+            "ok": report.is_clean(),
+            "finished": report.finished.iter().map(|f| json!({
+                "group": f.group_id, "operation": f.operation,
+                "request_id": f.request_id, "outcome": f.outcome,
+            })).collect::<Vec<_>>(),
+            "repaired": report.repaired.iter().map(|r| json!({
+                "group": r.group_id, "node": r.host.as_str(), "action": r.action,
+            })).collect::<Vec<_>>(),
+            "needs_attention": report.needs_attention.iter().map(|a| json!({
+                "group": a.group_id, "node": a.host, "reason": a.reason,
+            })).collect::<Vec<_>>(),
+        }))
+    } else {
+        let mut out = format!(
+            "recovered {} saga(s), repaired {} node(s), {} need a person\n",
+            report.finished.len(),
+            report.repaired.len(),
+            report.needs_attention.len()
+        );
+        for f in &report.finished {
+            out.push_str(&format!(
+                "{} {:?}: {}\n",
+                f.operation, f.group_id, f.outcome
+            ));
+        }
+        for r in &report.repaired {
+            out.push_str(&format!("{} {:?} on {}\n", r.action, r.group_id, r.host));
+        }
+        out
+    };
+    Ok(Outcome::checked(stdout, failed))
 }
 
 fn group_create(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome, Error> {
