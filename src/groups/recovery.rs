@@ -317,19 +317,7 @@ fn recover_create(cluster: &Cluster, api: &GroupApi, log: &SagaLog, report: &mut
             _ => {}
         }
     }
-    let failed = delete_failures(
-        cluster,
-        api,
-        &log.group,
-        send(
-            cluster,
-            &api.delete,
-            &log.group,
-            &targets,
-            &opts,
-            Some(&log.request_id),
-        ),
-    );
+    let failed = delete_on(cluster, api, log, &targets, &opts);
     for n in &targets {
         let host = &cluster.nodes[*n].address;
         match failed.iter().find(|f| &f.host == host) {
@@ -350,22 +338,29 @@ fn recover_create(cluster: &Cluster, api: &GroupApi, log: &SagaLog, report: &mut
     );
 }
 
+/// Deletes the saga's group on `targets`; the nodes where that failed.
+fn delete_on(
+    cluster: &Cluster,
+    api: &GroupApi,
+    log: &SagaLog,
+    targets: &[usize],
+    opts: &CallOptions,
+) -> Vec<crate::error::NodeFailure> {
+    let outcomes = send(
+        cluster,
+        &api.delete,
+        &log.group,
+        targets,
+        opts,
+        Some(&log.request_id),
+    );
+    delete_failures(cluster, api, &log.group, outcomes)
+}
+
 fn recover_delete(cluster: &Cluster, api: &GroupApi, log: &SagaLog, report: &mut RecoveryReport) {
     let nodes = resolve_nodes(cluster, log, &log.nodes, report);
     let opts = recovery_options(cluster);
-    let failed = delete_failures(
-        cluster,
-        api,
-        &log.group,
-        send(
-            cluster,
-            &api.delete,
-            &log.group,
-            &nodes,
-            &opts,
-            Some(&log.request_id),
-        ),
-    );
+    let failed = delete_on(cluster, api, log, &nodes, &opts);
     for f in &failed {
         report.needs_attention.push(Attention {
             group_id: log.group.clone(),
