@@ -100,3 +100,79 @@ fn groups_on_three_nginx_webdav_instances() {
         vec![servers[2].url().parse::<HostAddress>().unwrap()]
     );
 }
+
+#[path = "support/nested.rs"]
+mod nested;
+
+/// One TOML file drives the library and the C ABI (`examples/ffi/groups.c`)
+/// against three nginx WebDAV nodes, with the same results. (`tests/cli.rs`
+/// drives `clusterctl` with such a file too.)
+#[test]
+fn one_config_file_drives_the_library_and_c_on_nginx() {
+    let Some(bin) = nginx_or_skip("one_config_file_drives_the_library_and_c_on_nginx") else {
+        return;
+    };
+    let servers: Vec<Nginx> = (0..3).map(|i| Nginx::start(&bin, 10 + i)).collect();
+    let hosts: Vec<String> = servers.iter().map(|s| format!("{:?}", s.url())).collect();
+    let config = nested::nested_dir().join(format!("nginx-{}.toml", std::process::id()));
+    std::fs::create_dir_all(nested::nested_dir()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "hosts = [{}]\ngroup_api = \"webdav\"\n[retry]\nattempts = 2\ninitial_delay = \"10ms\"\n[timeouts]\noperation = \"5s\"\n",
+            hosts.join(", ")
+        ),
+    )
+    .unwrap();
+
+    let client = ClusterClient::builder()
+        .config_file(&config)
+        .build()
+        .unwrap();
+    client.create_group("from-rust").unwrap();
+    assert!(servers.iter().all(|s| s.holds("from-rust")));
+    assert!(client.delete_group("from-rust").unwrap().is_empty());
+    assert!(servers.iter().all(|s| !s.holds("from-rust")));
+
+    if nested::skip_without("cc", "the C group tool cannot be compiled") {
+        return;
+    }
+    let lib = nested::build_library();
+    let src = std::path::Path::new(nested::MANIFEST_DIR).join("examples/ffi");
+    let exe = lib.join("cluster_client_groups");
+    let mut rpath = std::ffi::OsString::from("-Wl,-rpath,");
+    rpath.push(&lib);
+    let out = nested::run(
+        std::process::Command::new("cc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(&src)
+            .arg(src.join("groups.c"))
+            .arg("-L")
+            .arg(&lib)
+            .arg(rpath)
+            .arg("-lcluster_client")
+            .arg("-o")
+            .arg(&exe),
+    );
+    assert!(out.status.success(), "{}", nested::text(&out.stderr));
+    let tool = |op: &str| {
+        nested::run(
+            std::process::Command::new(&exe)
+                .arg(&config)
+                .arg(op)
+                .arg("from-c"),
+        )
+    };
+    let out = tool("create");
+    assert!(out.status.success(), "{}", nested::text(&out.stdout));
+    assert!(servers.iter().all(|s| s.holds("from-c")));
+    let out = tool("verify");
+    assert!(out.status.success(), "{}", nested::text(&out.stdout));
+    assert_eq!(nested::text(&out.stdout).matches(" present").count(), 3);
+    let out = tool("delete");
+    assert_eq!(nested::text(&out.stdout).trim(), "deleted");
+    assert!(servers.iter().all(|s| !s.holds("from-c")));
+    let out = tool("verify");
+    assert_eq!(out.status.code(), Some(1), "missing everywhere");
+    let _ = std::fs::remove_file(&config);
+}
