@@ -19,6 +19,8 @@
 
 mod args;
 mod commands;
+mod groups;
+mod nodes;
 mod output;
 
 use std::io::Write as _;

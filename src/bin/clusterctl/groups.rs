@@ -1,0 +1,184 @@
+//! `group create|delete|verify|repair` and `recover`.
+
+use cluster_client::{ClusterClient, Error, HostAddress, Intent, NodeRepair};
+use serde_json::json;
+
+use crate::output::{failed_node, json_line, one_line, table, value_or_text, Outcome};
+
+pub(crate) fn group_repair(
+    client: &ClusterClient,
+    id: &str,
+    intent: Intent,
+    json: bool,
+) -> Result<Outcome, Error> {
+    let report = client.repair_group(id, intent)?;
+    let mut rows = Vec::new();
+    let mut nodes = Vec::new();
+    let mut failed = Vec::new();
+    for (host, r) in &report.nodes {
+        let word = match r {
+            NodeRepair::AlreadyPresent => "already present".to_string(),
+            NodeRepair::AlreadyAbsent => "already absent".to_string(),
+            NodeRepair::Created => "created".to_string(),
+            NodeRepair::Deleted => "deleted".to_string(),
+            NodeRepair::Failed(e) => {
+                failed.push(failed_node(host, &e.to_string()));
+                format!("failed: {}", one_line(&e.to_string()))
+            }
+            _ => "unknown".to_string(),
+        };
+        nodes.push(json!({ "node": host.as_str(), "result": word }));
+        rows.push(vec![host.to_string(), word]);
+    }
+    let stdout = if json {
+        json_line(&json!({
+            "ok": failed.is_empty(),
+            "group": id,
+            "intent": if intent == Intent::Present { "present" } else { "absent" },
+            "nodes": nodes,
+        }))
+    } else {
+        table(&["NODE", "RESULT"], &rows)
+    };
+    Ok(Outcome::checked(stdout, failed))
+}
+
+pub(crate) fn recover(client: &ClusterClient, json: bool) -> Result<Outcome, Error> {
+    let report = client.recover()?;
+    let failed: Vec<String> = report
+        .needs_attention
+        .iter()
+        .map(|a| {
+            format!(
+                "needs a person: group {:?} on {}: {}",
+                a.group_id,
+                a.host,
+                one_line(&a.reason)
+            )
+        })
+        .collect();
+    let stdout = if json {
+        json_line(&json!({
+            "ok": report.is_clean(),
+            "finished": report.finished.iter().map(|f| json!({
+                "group": f.group_id, "operation": f.operation,
+                "request_id": f.request_id, "outcome": f.outcome,
+            })).collect::<Vec<_>>(),
+            "repaired": report.repaired.iter().map(|r| json!({
+                "group": r.group_id, "node": r.host.as_str(), "action": r.action,
+            })).collect::<Vec<_>>(),
+            "needs_attention": report.needs_attention.iter().map(|a| json!({
+                "group": a.group_id, "node": a.host, "reason": a.reason,
+            })).collect::<Vec<_>>(),
+        }))
+    } else {
+        let mut out = format!(
+            "recovered {} saga(s), repaired {} node(s), {} need a person\n",
+            report.finished.len(),
+            report.repaired.len(),
+            report.needs_attention.len()
+        );
+        for f in &report.finished {
+            out.push_str(&format!(
+                "{} {:?}: {}\n",
+                f.operation, f.group_id, f.outcome
+            ));
+        }
+        for r in &report.repaired {
+            out.push_str(&format!("{} {:?} on {}\n", r.action, r.group_id, r.host));
+        }
+        out
+    };
+    Ok(Outcome::checked(stdout, failed))
+}
+
+pub(crate) fn group_create(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome, Error> {
+    client.create_group(id)?;
+    let nodes = client.cluster_management().nodes();
+    Ok(value_or_text(
+        json,
+        &json!({
+            "ok": true,
+            "group": id,
+            "created": true,
+            "nodes": nodes.iter().map(HostAddress::as_str).collect::<Vec<_>>(),
+        }),
+        format!("created group {id:?} on {} node(s)", nodes.len()),
+    ))
+}
+
+pub(crate) fn group_delete(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome, Error> {
+    let failures = client.delete_group_report(id)?;
+    let total = client.cluster_management().nodes().len();
+    let stdout = if json {
+        json_line(&json!({
+            "ok": failures.is_empty(),
+            "group": id,
+            "deleted": failures.is_empty(),
+            "failed": failures
+                .iter()
+                .map(|f| json!({ "node": f.host.as_str(), "error": one_line(&f.error.to_string()) }))
+                .collect::<Vec<_>>(),
+        }))
+    } else {
+        format!(
+            "deleted group {id:?} on {} of {total} node(s)\n",
+            total - failures.len().min(total)
+        )
+    };
+    let mut stderr = Vec::new();
+    if !failures.is_empty() {
+        stderr.push(format!(
+            "error: group {id:?} not deleted on {} node(s)",
+            failures.len()
+        ));
+        stderr.extend(
+            failures
+                .iter()
+                .map(|f| failed_node(&f.host, &f.error.to_string())),
+        );
+    }
+    Ok(Outcome::checked(stdout, stderr))
+}
+
+/// Asks every node at once whether it holds group `id`. Exit 0 only when
+/// every node holds it.
+pub(crate) fn group_verify(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome, Error> {
+    // An invalid id is refused once, before anything is sent (exit 2).
+    let results = client.verify_group_everywhere(id)?;
+    let mut rows = Vec::new();
+    let mut entries = Vec::new();
+    let mut stderr = Vec::new();
+    for (node, r) in &results {
+        let (state, entry) = match r {
+            Ok(true) => (
+                "present".to_string(),
+                json!({ "node": node.as_str(), "exists": true }),
+            ),
+            Ok(false) => {
+                stderr.push(format!("node {node} does not hold group {id:?}"));
+                (
+                    "missing".to_string(),
+                    json!({ "node": node.as_str(), "exists": false }),
+                )
+            }
+            Err(e) => {
+                let reason = one_line(&e.to_string());
+                stderr.push(failed_node(node, &reason));
+                (
+                    format!("error: {reason}"),
+                    json!({ "node": node.as_str(), "exists": null, "error": reason }),
+                )
+            }
+        };
+        rows.push(vec![node.to_string(), state]);
+        entries.push(entry);
+    }
+    let all = results.iter().all(|(_, r)| matches!(r, Ok(true)));
+    let stdout = if json {
+        json_line(&json!({ "ok": all, "group": id, "everywhere": all, "nodes": entries }))
+    } else {
+        table(&["NODE", "GROUP"], &rows)
+    };
+    Ok(Outcome::checked(stdout, stderr))
+}

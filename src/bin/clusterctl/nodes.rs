@@ -1,0 +1,159 @@
+//! `nodes`: per node, reachable, speaks the group API, healthy.
+
+use cluster_client::{ClusterClient, Error, HostAddress, NodeError};
+use serde_json::json;
+
+use crate::commands::{Setup, PROBE_ID};
+use crate::output::{failed_node, json_line, metrics_json, one_line, table, Outcome};
+
+/// What `nodes` found out about one node.
+struct NodeFacts {
+    node: HostAddress,
+    /// It gave an HTTP answer.
+    reachable: bool,
+    /// It answered the group API's verify as the API says (`None`: not
+    /// reachable, so unknown); with `--round-trip`, it also created,
+    /// verified and deleted the probe group.
+    speaks_api: Option<bool>,
+    /// Reachable, no 5xx, and not marked unhealthy by the client.
+    healthy: bool,
+    /// Why the node is not fine, once.
+    reason: Option<String>,
+}
+
+/// Per node: reachable, speaks the group API, healthy. One read-only
+/// fan-out (a verify of [`PROBE_ID`]); with `round_trip`, each node that
+/// passed also creates, verifies and deletes a reserved probe group (a
+/// read-only check cannot tell a node that answers 404 to everything from
+/// one that holds no groups). Exit 1 when any node is not fine.
+pub(crate) fn nodes(
+    client: &ClusterClient,
+    setup: &Setup<'_>,
+    round_trip: bool,
+    json: bool,
+) -> Result<Outcome, Error> {
+    let answers = client.verify_group_everywhere(PROBE_ID)?;
+    let mut facts: Vec<NodeFacts> = answers
+        .into_iter()
+        .map(|(node, answer)| read_only_facts(node, answer))
+        .collect();
+    if round_trip {
+        let id = format!("__clusterctl_probe_{}__", std::process::id());
+        for f in facts.iter_mut().filter(|f| f.speaks_api == Some(true)) {
+            if let Err(why) = probe_round_trip(setup, &f.node, &id) {
+                f.speaks_api = Some(false);
+                f.reason = Some(format!("does not speak the group API: {why}"));
+            }
+        }
+    }
+    let m = client.cluster_management();
+    let unhealthy = m.unhealthy_nodes();
+    for f in &mut facts {
+        if unhealthy.contains(&f.node) {
+            f.healthy = false;
+            if f.reason.is_none() {
+                f.reason = Some("marked unhealthy by the client".to_string());
+            }
+        }
+    }
+    let metrics = m.connection_pool_metrics();
+    let mut rows = Vec::new();
+    let mut entries = Vec::new();
+    let mut stderr = Vec::new();
+    for f in &facts {
+        if let Some(reason) = &f.reason {
+            stderr.push(failed_node(&f.node, reason));
+        }
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
+        rows.push(vec![
+            f.node.to_string(),
+            yes_no(f.reachable),
+            f.speaks_api.map_or_else(|| "unknown".to_string(), yes_no),
+            if f.healthy { "healthy" } else { "unhealthy" }.to_string(),
+        ]);
+        entries.push(json!({
+            "node": f.node.as_str(),
+            "reachable": f.reachable,
+            "group_api": f.speaks_api,
+            "healthy": f.healthy,
+            "error": f.reason.as_deref().map(one_line),
+            "metrics": metrics_json(&metrics.get(&f.node).copied().unwrap_or_default()),
+        }));
+    }
+    let all_fine = stderr.is_empty();
+    let stdout = if json {
+        json_line(&json!({
+            "ok": all_fine,
+            "round_trip": round_trip,
+            "nodes": entries,
+        }))
+    } else {
+        table(&["NODE", "REACHABLE", "GROUP_API", "HEALTH"], &rows)
+    };
+    Ok(Outcome::checked(stdout, stderr))
+}
+
+/// The facts one answer to the read-only verify gives.
+fn read_only_facts(node: HostAddress, answer: Result<bool, NodeError>) -> NodeFacts {
+    match answer {
+        Ok(_) => NodeFacts {
+            node,
+            reachable: true,
+            speaks_api: Some(true),
+            healthy: true,
+            reason: None,
+        },
+        Err(e) => match e.status() {
+            Some(status) => NodeFacts {
+                node,
+                reachable: true,
+                speaks_api: Some(false),
+                healthy: status < 500,
+                reason: Some(format!(
+                    "does not speak the group API: its verify of {PROBE_ID:?} got {e}"
+                )),
+            },
+            None => NodeFacts {
+                node,
+                reachable: false,
+                speaks_api: None,
+                healthy: false,
+                reason: Some(e.to_string()),
+            },
+        },
+    }
+}
+
+/// Creates, verifies and deletes group `id` on `node` alone, with the same
+/// settings; `Err` says which step failed and why.
+fn probe_round_trip(setup: &Setup<'_>, node: &HostAddress, id: &str) -> Result<(), String> {
+    let client = setup
+        .builder(Some(node))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let result = (|| {
+        let first_reason = |e: Error| match &e {
+            Error::GroupOperation { failures, .. } => failures
+                .first()
+                .map_or_else(|| e.to_string(), |f| f.error.to_string()),
+            other => other.to_string(),
+        };
+        client
+            .create_group(id)
+            .map_err(|e| format!("create of {id:?}: {}", first_reason(e)))?;
+        match client.verify_group(node, id) {
+            Ok(true) => {}
+            Ok(false) => return Err(format!("{id:?} missing right after its create")),
+            Err(e) => return Err(format!("verify of {id:?}: {e}")),
+        }
+        let failures = client
+            .delete_group_report(id)
+            .map_err(|e| format!("delete of {id:?}: {e}"))?;
+        match failures.first() {
+            Some(f) => Err(format!("delete of {id:?} (still there): {}", f.error)),
+            None => Ok(()),
+        }
+    })();
+    client.shutdown();
+    result
+}
