@@ -219,7 +219,7 @@ impl ClusterClient {
                 attempts: vec![NodeFailure {
                     host: host.clone(),
                     error: NodeError::BodyTooLarge {
-                        limit: resp.body.len(),
+                        limit: cluster.max_response_bytes,
                     },
                 }],
             }),

@@ -122,7 +122,7 @@ impl Cluster {
                     failures.push(NodeFailure {
                         host: node.address.clone(),
                         error: NodeError::BodyTooLarge {
-                            limit: resp.body.len(),
+                            limit: self.max_response_bytes,
                         },
                     });
                     break;

@@ -34,6 +34,16 @@ pub(crate) fn outcome_unknown(outcome: &Result<Answer, NodeError>) -> bool {
     }
 }
 
+/// An operation as log lines name it (`POST /v1/group/`), formatted only
+/// when a line is written.
+struct What(Arc<Operation>);
+
+impl std::fmt::Display for What {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0.method, self.0.path)
+    }
+}
+
 /// What one attempt of a fan-out does on one node.
 type AttemptFn = Arc<dyn Fn(&Node, Instant) -> Result<Answer, NodeError> + Send + Sync>;
 
@@ -75,7 +85,7 @@ impl Cluster {
         opts: &CallOptions,
     ) -> Vec<NodeOutcome> {
         let idempotent = op.idempotent;
-        let what = format!("{} {}", op.method, op.path);
+        let what = What(op.clone());
         let attempt: AttemptFn = Arc::new(move |node, deadline| node.attempt(&op, deadline));
         self.fan_out_with(targets, &what, idempotent, attempt, opts)
     }
@@ -83,7 +93,7 @@ impl Cluster {
     fn fan_out_with(
         &self,
         targets: &[usize],
-        what: &str,
+        what: &dyn std::fmt::Display,
         idempotent: bool,
         attempt: AttemptFn,
         opts: &CallOptions,
@@ -117,7 +127,8 @@ impl Cluster {
                 break;
             }
             // Which nodes get another attempt, and how long to wait first.
-            let backoff = opts.policy.delay_before_retry(round);
+            // Drawn only when some node is retried (jitter costs a random number).
+            let mut backoff: Option<Duration> = None;
             let now = Instant::now();
             let mut again = Vec::new();
             let mut wait = Duration::ZERO;
@@ -131,6 +142,7 @@ impl Cluster {
                     .as_ref()
                     .ok()
                     .and_then(|a| a.retry_after.as_deref());
+                let backoff = *backoff.get_or_insert_with(|| opts.policy.delay_before_retry(round));
                 let Ok(w) = next_wait(&opts.policy, backoff, retry_after, now, opts.deadline)
                 else {
                     // The node asks for longer than this call may wait, or no
@@ -292,8 +304,8 @@ mod tests {
         });
         let opts = cluster.call_options();
         // Several nodes (jobs on the rayon pool) and one node (on the caller's thread).
-        let all = cluster.fan_out_with(&[0, 1, 2], "test", true, attempt.clone(), &opts);
-        let one = cluster.fan_out_with(&[1], "test", true, attempt, &opts);
+        let all = cluster.fan_out_with(&[0, 1, 2], &"test", true, attempt.clone(), &opts);
+        let one = cluster.fan_out_with(&[1], &"test", true, attempt, &opts);
         for outcomes in [&all[1..2], &one[..]] {
             assert!(
                 matches!(&outcomes[0].outcome, Err(NodeError::Internal(why)) if why.contains("a bug")),
@@ -309,7 +321,7 @@ mod tests {
         assert_eq!(all[2].outcome.as_ref().map(|r| r.status).ok(), Some(200));
         // The pool survived: it still runs jobs.
         let ok: AttemptFn = Arc::new(|_, _| Err(NodeError::PoolTimeout));
-        let again = cluster.fan_out_with(&[0, 1], "test", false, ok, &opts);
+        let again = cluster.fan_out_with(&[0, 1], &"test", false, ok, &opts);
         assert!(again
             .iter()
             .all(|o| matches!(o.outcome, Err(NodeError::PoolTimeout))));
@@ -340,7 +352,7 @@ mod tests {
         });
         let opts = cluster.call_options();
         let start = Instant::now();
-        let out = cluster.fan_out_with(&[0, 1], "test", true, attempt, &opts);
+        let out = cluster.fan_out_with(&[0, 1], &"test", true, attempt, &opts);
         assert!(start.elapsed() < Duration::from_secs(5));
         assert_eq!(out[0].outcome.as_ref().map(|r| r.status).ok(), Some(201));
         assert!(matches!(out[1].outcome, Err(NodeError::Shutdown)));

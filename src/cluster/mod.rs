@@ -44,6 +44,8 @@ pub(crate) struct CallDefaults {
 }
 
 pub(crate) struct Cluster {
+    /// The largest body read (`max_response_bytes`).
+    pub max_response_bytes: usize,
     /// The saga journal, when configured.
     pub journal: Option<Journal>,
     /// Sagas of this client in flight (`recover()` leaves them alone).
@@ -103,6 +105,7 @@ impl Cluster {
         };
         let (trigger, signal) = crossbeam_channel::bounded(0);
         let cluster = Arc::new(Cluster {
+            max_response_bytes: settings.max_response_bytes,
             journal,
             active_sagas: Mutex::default(),
             nodes,

@@ -31,7 +31,7 @@ pub(crate) struct Answer {
     pub retry_after: Option<String>,
     /// The body, at most `max_response_bytes` of it.
     pub body: Vec<u8>,
-    /// The body was longer than the limit (`body` holds its start); the
+    /// The body was longer than the limit (`body` is empty); the
     /// connection was closed, not reused. The status still stands.
     pub oversized: bool,
 }

@@ -3,7 +3,7 @@
 //! connector, so the node's metrics see every real connect and close.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,10 +141,10 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Response {
     pub status: u16,
     pub retry_after: Option<String>,
-    /// The body, at most `max_response_bytes` of it.
+    /// The body (empty when it was over `max_response_bytes`).
     pub body: Vec<u8>,
-    /// The body was longer than `max_response_bytes`: `body` holds its
-    /// start, and the connection was closed instead of reused. The status
+    /// The body was longer than `max_response_bytes`: `body` is empty,
+    /// and the connection was closed instead of reused. The status
     /// line still tells what the node did.
     pub oversized: bool,
 }
@@ -365,21 +365,18 @@ impl SlotConnection {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        // Read one byte past the limit to tell "exactly the limit" from
-        // "over it". An oversized body is not drained: dropping the reader
-        // before the end closes the connection instead of reusing it.
-        let limit = self.max_response_bytes;
-        let mut body = Vec::with_capacity(limit.min(8 * 1024));
-        response
+        // Over the limit, ureq stops reading and the body is not drained:
+        // the connection is closed instead of reused. The status stands.
+        let (body, oversized) = match response
             .body_mut()
-            .as_reader()
-            .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
-            .read_to_end(&mut body)
-            .map_err(ureq::Error::from)?;
-        let oversized = body.len() > limit;
-        if oversized {
-            body.truncate(limit);
-        }
+            .with_config()
+            .limit(u64::try_from(self.max_response_bytes).unwrap_or(u64::MAX))
+            .read_to_vec()
+        {
+            Ok(body) => (body, false),
+            Err(ureq::Error::BodyExceedsLimit(_)) => (Vec::new(), true),
+            Err(e) => return Err(e),
+        };
         Ok(Response {
             status,
             retry_after,
