@@ -166,6 +166,15 @@ impl Cluster {
         }
     }
 
+    /// Options for a compensation (or recovery's repair): its own deadline,
+    /// exempt from the retry budget, so rollback is never starved.
+    pub fn compensation_options(&self) -> CallOptions {
+        CallOptions {
+            exempt_from_budget: true,
+            ..self.call_options()
+        }
+    }
+
     /// An operation, with `X-Request-Id` if given.
     pub fn operation(
         &self,

@@ -8,7 +8,6 @@ mod trail;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub use self::api::{GroupApi, GroupEndpoint};
 pub(crate) use self::recovery::{recover, repair_group};
@@ -313,11 +312,7 @@ fn rollback(
     targets: &[usize],
     request_id: &str,
 ) -> Vec<NodeFailure> {
-    let opts = CallOptions {
-        deadline: Instant::now() + cluster.defaults.operation_timeout,
-        policy: cluster.defaults.policy.clone(),
-        exempt_from_budget: true,
-    };
+    let opts = cluster.compensation_options();
     delete_failures(
         cluster,
         api,

@@ -3,7 +3,6 @@
 //! what the user wants on every node.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use super::{delete_failures, presence, send, validate_group_id, GroupApi};
 use crate::address::HostAddress;
@@ -129,16 +128,6 @@ struct SagaLog {
     /// `(lacked, held)` before any create.
     before: Option<(Vec<String>, Vec<String>)>,
     end: Option<(SagaEnd, Vec<String>)>,
-}
-
-/// Options for recovery's own requests: a fresh deadline, no retry budget,
-/// unhealthy nodes tried like any other (as for compensations).
-fn recovery_options(cluster: &Cluster) -> CallOptions {
-    CallOptions {
-        deadline: Instant::now() + cluster.defaults.operation_timeout,
-        policy: cluster.defaults.policy.clone(),
-        exempt_from_budget: true,
-    }
 }
 
 /// `recover()`: see [`ClusterClient::recover`](crate::ClusterClient::recover).
@@ -274,7 +263,7 @@ fn recover_create(cluster: &Cluster, api: &GroupApi, log: &SagaLog, report: &mut
     let nodes = resolve_nodes(cluster, log, &log.nodes, report);
     let lacked = resolve_nodes(cluster, log, lacked, &mut RecoveryReport::default());
     let held = resolve_nodes(cluster, log, held, &mut RecoveryReport::default());
-    let opts = recovery_options(cluster);
+    let opts = cluster.compensation_options();
     let now: Vec<(usize, Result<bool, NodeError>)> = send(
         cluster,
         &api.verify,
@@ -359,7 +348,7 @@ fn delete_on(
 
 fn recover_delete(cluster: &Cluster, api: &GroupApi, log: &SagaLog, report: &mut RecoveryReport) {
     let nodes = resolve_nodes(cluster, log, &log.nodes, report);
-    let opts = recovery_options(cluster);
+    let opts = cluster.compensation_options();
     let failed = delete_on(cluster, api, log, &nodes, &opts);
     for f in &failed {
         report.needs_attention.push(Attention {
@@ -391,7 +380,7 @@ pub(crate) fn repair_group(
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
     }
-    let opts = recovery_options(cluster);
+    let opts = cluster.compensation_options();
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     let mut nodes: Vec<(HostAddress, NodeRepair)> = Vec::new();
     let mut todo = Vec::new();
