@@ -10,22 +10,11 @@ mod adversary;
 
 use adversary::{run, AdversaryConfig};
 
+#[path = "../tests/support/args.rs"]
+mod args;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let cases: usize = match args.next() {
-        Some(a) => a
-            .parse()
-            .map_err(|_| format!("CASES must be a number, got {a:?}"))?,
-        None => 1000,
-    };
-    let seed: u64 = match args.next() {
-        Some(a) => a
-            .parse()
-            .map_err(|_| format!("SEED must be a number, got {a:?}"))?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_secs() * 1000),
-    };
+    let (cases, seed) = args::count_and_seed("CASES", 1000, args::clock_seed() * 1000)?;
     println!("adversary: {cases} cases from seed {seed}");
     let report = run(&AdversaryConfig {
         cases,

@@ -10,25 +10,14 @@ mod crash;
 
 use std::process::{Command, Stdio};
 
+#[path = "../tests/support/args.rs"]
+mod args;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if crash::child_main() {
         return Ok(());
     }
-    let mut args = std::env::args().skip(1);
-    let kills: usize = match args.next() {
-        Some(a) => a
-            .parse()
-            .map_err(|_| format!("KILLS must be a number, got {a:?}"))?,
-        None => 200,
-    };
-    let seed: u64 = match args.next() {
-        Some(a) => a
-            .parse()
-            .map_err(|_| format!("SEED must be a number, got {a:?}"))?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_secs()),
-    };
+    let (kills, seed) = args::count_and_seed("KILLS", 200, args::clock_seed())?;
     let exe = std::env::current_exe()?;
     let work = std::env::temp_dir().join(format!("cluster-client-crash-{}", std::process::id()));
     let (without, with) = crash::journal_cost(&work, 200)?;

@@ -9,23 +9,12 @@ mod soak;
 
 use soak::{run, SoakConfig};
 
+#[path = "../tests/support/args.rs"]
+mod args;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off")).init();
-    let mut args = std::env::args().skip(1);
-    let sagas: usize = match args.next() {
-        Some(a) => a
-            .parse()
-            .map_err(|_| format!("SAGAS must be a number, got {a:?}"))?,
-        None => 1000,
-    };
-    let seed: u64 = match args.next() {
-        Some(a) => a
-            .parse()
-            .map_err(|_| format!("SEED must be a number, got {a:?}"))?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs(),
-    };
+    let (sagas, seed) = args::count_and_seed("SAGAS", 1000, args::clock_seed())?;
     println!("soak: {sagas} sagas, seed {seed} (replay: cargo run --release --example soak -- {sagas} {seed})");
     let report = run(&SoakConfig {
         seed,
