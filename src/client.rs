@@ -10,7 +10,7 @@ use crate::admin::ClusterAdmin;
 use crate::cluster::{Cluster, HostResolver, NodeResponse};
 use crate::config::{ClientBuilder, Settings};
 use crate::error::{Error, NodeError, NodeFailure};
-use crate::groups::{self, GroupApi, GroupPresence, Intent, RecoveryReport, RepairReport};
+use crate::groups::{self, GroupApi, GroupPresence, Intent, Ledger, RecoveryReport, RepairReport};
 use crate::management::ClusterManagement;
 use crate::retry::RetryPolicy;
 
@@ -39,6 +39,9 @@ fn is_idempotent(method: &str) -> bool {
 
 struct Inner {
     cluster: Arc<Cluster>,
+    /// The journal and the sagas in flight: owned by the client handles
+    /// alone, so the journal's lock goes with the last of them.
+    ledger: Ledger,
     group_api: GroupApi,
     database: Option<String>,
     policy: RetryPolicy,
@@ -76,7 +79,10 @@ impl ClusterClient {
 
     /// Starts a client from checked settings (see [`ClientBuilder::build`]).
     pub(crate) fn start(settings: Settings) -> Result<ClusterClient, Error> {
+        // The journal first: a locked or damaged one starts nothing.
+        let ledger = Ledger::open(settings.journal.as_deref())?;
         let inner = Inner {
+            ledger,
             group_api: settings.group_api.clone(),
             database: settings.database.clone(),
             policy: settings.policy.clone(),
@@ -124,7 +130,8 @@ impl ClusterClient {
     /// unhealthy it gets one attempt before any other node is touched, and
     /// the call fails at once if it is still down.
     pub fn create_group(&self, id: &str) -> Result<(), Error> {
-        groups::create_group(&self.inner.cluster, &self.inner.group_api, id)
+        let i = &self.inner;
+        groups::create_group(&i.cluster, &i.group_api, &i.ledger, id)
     }
 
     /// Deletes group `id` on every node; returns the nodes where that failed
@@ -140,7 +147,8 @@ impl ClusterClient {
 
     /// As [`delete_group`](Self::delete_group), with each failed node's reason.
     pub fn delete_group_report(&self, id: &str) -> Result<Vec<NodeFailure>, Error> {
-        groups::delete_group(&self.inner.cluster, &self.inner.group_api, id)
+        let i = &self.inner;
+        groups::delete_group(&i.cluster, &i.group_api, &i.ledger, id)
     }
 
     /// Whether node `host` holds group `id`.
@@ -266,7 +274,8 @@ impl ClusterClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recover(&self) -> Result<RecoveryReport, Error> {
-        groups::recover(&self.inner.cluster, &self.inner.group_api)
+        let i = &self.inner;
+        groups::recover(&i.cluster, &i.group_api, &i.ledger)
     }
 
     /// Verifies the group on every node and converges the cluster to the
@@ -274,7 +283,8 @@ impl ClusterClient {
     /// deletes it where it is present ([`Intent::Absent`]), reporting each
     /// node. The tool for the `possible_orphans` a failed create names.
     pub fn repair_group(&self, id: &str, intent: Intent) -> Result<RepairReport, Error> {
-        groups::repair_group(&self.inner.cluster, &self.inner.group_api, id, intent)
+        let i = &self.inner;
+        groups::repair_group(&i.cluster, &i.group_api, &i.ledger, id, intent)
     }
 
     /// The nodes, their health and pool metrics.
@@ -286,6 +296,7 @@ impl ClusterClient {
     /// [`Error::Shutdown`] promptly. Idempotent.
     pub fn shutdown(&self) {
         self.inner.cluster.shutdown();
+        self.inner.ledger.release();
     }
 
     #[cfg(test)]

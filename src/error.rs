@@ -236,6 +236,19 @@ pub(crate) fn join_hosts(hosts: &[HostAddress]) -> String {
     )
 }
 
+/// What kind of [`Error::Journal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JournalErrorKind {
+    /// Another client (in this or another process) holds the journal.
+    Locked,
+    /// A record failed its checksum or could not be read: the file is
+    /// left as it is for a person to look at (`offset` says where).
+    Damaged,
+    /// The file system refused a read, write, sync or rename.
+    Io,
+}
+
 /// Every error a call of this crate can return.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -340,7 +353,8 @@ pub enum Error {
     Shutdown,
     /// The saga journal could not be opened, written or read: locked by
     /// another client, damaged (with the offset of the damage), or an I/O
-    /// error. Creates refuse to start when their intent cannot be journaled.
+    /// error (kept as the [`source`](std::error::Error::source)). Creates
+    /// refuse to start when their intent cannot be journaled.
     #[error("journal {path}: {reason}{}", offset.map(|o| format!(" (at offset {o})")).unwrap_or_default())]
     Journal {
         /// The journal's path.
@@ -349,6 +363,11 @@ pub enum Error {
         offset: Option<u64>,
         /// What went wrong.
         reason: String,
+        /// What kind of failure, to match on.
+        kind: JournalErrorKind,
+        /// The I/O error, when there was one.
+        #[source]
+        source: Option<io::Error>,
     },
     /// The operating system refused what the client needs (e.g. starting
     /// its background thread): not a setting, so not [`Error::InvalidConfig`].

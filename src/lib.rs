@@ -70,7 +70,7 @@ pub use admin::{
 pub use client::ClusterClient;
 pub use cluster::{HostResolver, NodeResponse};
 pub use config::{parse_duration, ClientBuilder, ClientConfig};
-pub use error::{Cause, Error, NodeError, NodeFailure};
+pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{
     Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeRepair, RecoveredSaga,
     RecoveryReport, RepairReport, Repaired,

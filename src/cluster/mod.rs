@@ -19,7 +19,6 @@ use parking_lot::Mutex;
 use crate::address::HostAddress;
 use crate::config::Settings;
 use crate::error::Error;
-use crate::journal::Journal;
 use crate::node::{Connections, Node, NodeSettings, Operation};
 use crate::retry::{RetryBudget, RetryPolicy};
 
@@ -46,10 +45,6 @@ pub(crate) struct CallDefaults {
 pub(crate) struct Cluster {
     /// The largest body read (`max_response_bytes`).
     pub max_response_bytes: usize,
-    /// The saga journal, when configured.
-    pub journal: Option<Journal>,
-    /// Sagas of this client in flight (`recover()` leaves them alone).
-    active_sagas: Mutex<std::collections::HashSet<u64>>,
     pub nodes: Vec<Arc<Node>>,
     pub defaults: CallDefaults,
     fan_out_threads: usize,
@@ -99,15 +94,9 @@ impl Cluster {
             })
             .collect::<Result<Vec<_>, Error>>()?;
         drop(events_tx);
-        let journal = match &settings.journal {
-            Some(path) => Some(Journal::open(path)?),
-            None => None,
-        };
         let (trigger, signal) = crossbeam_channel::bounded(0);
         let cluster = Arc::new(Cluster {
             max_response_bytes: settings.max_response_bytes,
-            journal,
-            active_sagas: Mutex::default(),
             nodes,
             defaults: CallDefaults {
                 policy: settings.policy,
@@ -132,20 +121,6 @@ impl Cluster {
 
     pub fn is_shut_down(&self) -> bool {
         self.shut.load(Ordering::Acquire)
-    }
-
-    /// Marks a saga in flight until the guard drops.
-    pub fn activate(&self, saga: u64) -> ActiveSaga<'_> {
-        self.active_sagas.lock().insert(saga);
-        ActiveSaga {
-            cluster: self,
-            saga,
-        }
-    }
-
-    /// The sagas of this client in flight now.
-    pub fn active_sagas(&self) -> std::collections::HashSet<u64> {
-        self.active_sagas.lock().clone()
     }
 
     /// Stops the background thread, wakes every waiting call, refuses new ones.
@@ -207,17 +182,5 @@ impl Cluster {
             self.shutdown_signal.recv_timeout(delay),
             Err(crossbeam_channel::RecvTimeoutError::Timeout)
         )
-    }
-}
-
-/// A saga in flight; dropping it ends that.
-pub(crate) struct ActiveSaga<'a> {
-    cluster: &'a Cluster,
-    saga: u64,
-}
-
-impl Drop for ActiveSaga<'_> {
-    fn drop(&mut self) {
-        self.cluster.active_sagas.lock().remove(&self.saga);
     }
 }

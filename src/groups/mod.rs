@@ -3,6 +3,7 @@
 //! when anything fails), delete and verify. The wire protocol is in [`api`].
 
 mod api;
+mod ledger;
 mod recovery;
 mod trail;
 
@@ -15,6 +16,7 @@ pub use self::recovery::{
     Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairReport, Repaired,
 };
 
+pub(crate) use self::ledger::Ledger;
 use self::trail::Trail;
 use crate::journal::{CreateOutcome, SagaEnd, SagaOp};
 
@@ -25,7 +27,7 @@ use crate::node::Answer;
 use crate::retry::{random_u64, RetryPolicy};
 use crate::saga::Saga;
 
-fn new_request_id() -> String {
+pub(super) fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let x = random_u64();
     let mut digits = [0u8; 16];
@@ -136,14 +138,19 @@ impl CreateState {
 }
 
 /// `create_group`: see [`ClusterClient::create_group`](crate::ClusterClient::create_group).
-pub(crate) fn create_group(cluster: &Cluster, api: &GroupApi, id: &str) -> Result<(), Error> {
+pub(crate) fn create_group(
+    cluster: &Cluster,
+    api: &GroupApi,
+    ledger: &Ledger,
+    id: &str,
+) -> Result<(), Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
     }
     let request_id = new_request_id();
     let opts = cluster.call_options();
-    let trail = Trail::begin(cluster, SagaOp::Create, id, &request_id)?;
+    let trail = Trail::begin(ledger, cluster, SagaOp::Create, id, &request_id)?;
     if trail.is_kept() {
         // Which nodes lack the group before anything is created: what
         // `recover()` may undo after a crash, and nothing else.
@@ -350,6 +357,7 @@ fn delete_failures(
 pub(crate) fn delete_group(
     cluster: &Cluster,
     api: &GroupApi,
+    ledger: &Ledger,
     id: &str,
 ) -> Result<Vec<NodeFailure>, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
@@ -358,7 +366,7 @@ pub(crate) fn delete_group(
     }
     let request_id = new_request_id();
     let opts = cluster.call_options();
-    let trail = Trail::begin(cluster, SagaOp::Delete, id, &request_id)?;
+    let trail = Trail::begin(ledger, cluster, SagaOp::Delete, id, &request_id)?;
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     let outcomes = send(cluster, &api.delete, id, &all, &opts, Some(&request_id));
     if cluster.is_shut_down() {

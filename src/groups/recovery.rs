@@ -2,12 +2,15 @@
 //! unfinished, the safe way, and [`repair_group`] converges one group to
 //! what the user wants on every node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use super::ledger::Ledger;
+use super::trail::Trail;
 use super::{delete_failures, presence, send, validate_group_id, GroupApi};
 use crate::address::HostAddress;
-use crate::cluster::{CallOptions, Cluster};
+use crate::cluster::Cluster;
 use crate::error::{body_excerpt, Error, NodeError};
+use crate::journal::history::{self, Chain, Now};
 use crate::journal::{Record, SagaEnd, SagaOp};
 
 /// What [`ClusterClient::recover`](crate::ClusterClient::recover) did.
@@ -117,262 +120,233 @@ impl RepairReport {
     }
 }
 
-/// One saga as the journal tells it.
-#[derive(Default)]
-struct SagaLog {
-    records: Vec<Record>,
-    op: Option<SagaOp>,
-    group: String,
-    request_id: String,
-    nodes: Vec<String>,
-    /// `(lacked, held)` before any create.
-    before: Option<(Vec<String>, Vec<String>)>,
-    end: Option<(SagaEnd, Vec<String>)>,
-}
-
 /// `recover()`: see [`ClusterClient::recover`](crate::ClusterClient::recover).
-pub(crate) fn recover(cluster: &Cluster, api: &GroupApi) -> Result<RecoveryReport, Error> {
-    let Some(journal) = cluster.journal.as_ref() else {
+pub(crate) fn recover(
+    cluster: &Cluster,
+    api: &GroupApi,
+    ledger: &Ledger,
+) -> Result<RecoveryReport, Error> {
+    if !ledger.is_kept() {
         return Err(Error::InvalidConfig(
             "recover() needs a journal (ClientBuilder::journal or [journal] path)".to_string(),
         ));
-    };
-    if cluster.is_shut_down() {
+    }
+    let Some(journal) = ledger.journal().filter(|_| !cluster.is_shut_down()) else {
         return Err(Error::Shutdown);
-    }
-    let active = cluster.active_sagas();
-    let mut sagas: BTreeMap<u64, (usize, SagaLog)> = BTreeMap::new();
-    for (i, r) in journal.read_all()?.into_iter().enumerate() {
-        let entry = sagas
-            .entry(r.saga())
-            .or_insert_with(|| (i, SagaLog::default()));
-        let log = &mut entry.1;
-        match &r {
-            Record::Begin {
-                op,
-                group,
-                nodes,
-                request_id,
-                ..
-            } => {
-                log.op = Some(*op);
-                log.group.clone_from(group);
-                log.nodes.clone_from(nodes);
-                log.request_id.clone_from(request_id);
-            }
-            Record::Before { lacked, held, .. } => {
-                log.before = Some((lacked.clone(), held.clone()));
-            }
-            Record::Finish { end, left, .. } => log.end = Some((*end, left.clone())),
-            Record::Outcome { .. } | Record::Compensated { .. } => {}
-        }
-        log.records.push(r);
-    }
-    // In the order the sagas began.
-    let mut ordered: Vec<(usize, u64, SagaLog)> = sagas
-        .into_iter()
-        .map(|(id, (first, log))| (first, id, log))
-        .collect();
-    ordered.sort_by_key(|(first, _, _)| *first);
+    };
+    let _one_at_a_time = ledger.recovering();
+    let (records, active) = ledger.snapshot(&journal)?;
+    let chains = history::fold(&records, &|s| active.contains_key(&s));
     let mut report = RecoveryReport::default();
-    let mut keep: Vec<Record> = Vec::new();
-    let mut settled = std::collections::HashSet::new();
-    for (_, id, log) in ordered {
-        if active.contains(&id) {
-            continue; // in flight in this client: not ours to settle
+    let mut replaced: Vec<(Vec<u64>, Option<Record>)> = Vec::new();
+    for chain in chains {
+        if active.values().any(|g| *g == chain.group) {
+            continue; // a saga of this group is running: not ours to settle now
         }
-        settled.insert(id);
-        let Some(op) = log.op else {
-            log::warn!("journal: records of saga {id:016x} without its beginning; dropped");
-            continue;
+        let carry = if chain.is_open() {
+            recover_chain(cluster, api, &chain, &mut report)
+        } else {
+            None // settled: compacted away
         };
-        if matches!(log.end, Some((SagaEnd::Ok | SagaEnd::RolledBack, _))) {
-            continue; // finished: compacted away
-        }
-        let before = report.needs_attention.len();
-        match op {
-            SagaOp::Create => recover_create(cluster, api, &log, &mut report),
-            SagaOp::Delete => recover_delete(cluster, api, &log, &mut report),
-        }
-        let open: Vec<String> = report.needs_attention[before..]
-            .iter()
-            .map(|a| a.host.clone())
-            .collect();
-        if !open.is_empty() {
-            // Kept, reduced to what a later recovery needs.
-            keep.extend(
-                log.records
-                    .iter()
-                    .filter(|r| matches!(r, Record::Begin { .. } | Record::Before { .. }))
-                    .cloned(),
-            );
-            keep.push(Record::Finish {
-                saga: id,
-                end: SagaEnd::Leftovers,
-                left: open,
-            });
-        }
+        replaced.push((chain.sagas, carry));
     }
-    journal.replace(&settled, &keep)?;
+    journal.rewrite(|now| splice(now, &replaced))?;
     Ok(report)
 }
 
-/// The indices of journal-named nodes that are nodes of this client; the
-/// others are reported.
-fn resolve_nodes(
-    cluster: &Cluster,
-    log: &SagaLog,
-    names: &[String],
-    report: &mut RecoveryReport,
-) -> Vec<usize> {
-    let mut out = Vec::new();
+/// The journal with each settled chain's records replaced by its carry
+/// (at the place of the chain's first record), every other record kept.
+fn splice(records: Vec<Record>, replaced: &[(Vec<u64>, Option<Record>)]) -> Vec<Record> {
+    let mut chain_of: HashMap<u64, usize> = HashMap::new();
+    for (i, (sagas, _)) in replaced.iter().enumerate() {
+        chain_of.extend(sagas.iter().map(|&s| (s, i)));
+    }
+    let mut placed = vec![false; replaced.len()];
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        match chain_of.get(&r.saga()) {
+            Some(&i) => {
+                if !placed[i] {
+                    placed[i] = true;
+                    out.extend(replaced[i].1.clone());
+                }
+            }
+            None => out.push(r),
+        }
+    }
+    out
+}
+
+/// What each node named by the chain says now.
+fn check_nodes(cluster: &Cluster, api: &GroupApi, chain: &Chain) -> BTreeMap<String, Now> {
+    let mut names: Vec<&String> = chain.nodes.iter().collect();
+    names.extend(chain.states.keys());
+    names.sort();
+    names.dedup();
+    let mut now = BTreeMap::new();
+    let mut members = Vec::new();
     for name in names {
         match name
             .parse::<HostAddress>()
             .ok()
             .and_then(|h| cluster.index_of(&h))
         {
-            Some(i) => out.push(i),
-            None => report.needs_attention.push(Attention {
-                group_id: log.group.clone(),
-                host: name.clone(),
-                reason: "not a node of this client: recover with a client for that cluster"
-                    .to_string(),
-            }),
+            Some(i) => members.push(i),
+            None => {
+                now.insert(name.clone(), Now::NotMember);
+            }
         }
     }
-    out
-}
-
-fn recover_create(cluster: &Cluster, api: &GroupApi, log: &SagaLog, report: &mut RecoveryReport) {
-    let finished = |outcome: &str, report: &mut RecoveryReport| {
-        report.finished.push(RecoveredSaga {
-            group_id: log.group.clone(),
-            operation: "create",
-            request_id: log.request_id.clone(),
-            outcome: outcome.to_string(),
-        });
-    };
-    let Some((lacked, held)) = &log.before else {
-        finished(
-            "interrupted before any create was sent: nothing to undo",
-            report,
-        );
-        return;
-    };
-    let nodes = resolve_nodes(cluster, log, &log.nodes, report);
-    let lacked = resolve_nodes(cluster, log, lacked, &mut RecoveryReport::default());
-    let held = resolve_nodes(cluster, log, held, &mut RecoveryReport::default());
     let opts = cluster.compensation_options();
-    let now: Vec<(usize, Result<bool, NodeError>)> = send(
+    for o in send(
         cluster,
         &api.verify,
-        &log.group,
-        &nodes,
+        &chain.group,
+        &members,
         &opts,
-        Some(&log.request_id),
-    )
-    .into_iter()
-    .map(|o| (o.node, presence(api, o.outcome)))
-    .collect();
-    if log.end.is_none() && now.iter().all(|(_, p)| matches!(p, Ok(true))) {
-        finished("completed: the group is on every node", report);
-        return;
+        Some(&chain.request_id),
+    ) {
+        let seen = match presence(api, o.outcome) {
+            Ok(true) => Now::Holds,
+            Ok(false) => Now::Lacks,
+            Err(e) => Now::Unchecked(e.to_string()),
+        };
+        now.insert(cluster.nodes[o.node].address.to_string(), seen);
     }
-    // Roll back: delete exactly where the group was missing before and is there now.
-    let targets: Vec<usize> = now
-        .iter()
-        .filter(|(n, p)| matches!(p, Ok(true)) && lacked.contains(n))
-        .map(|(n, _)| *n)
-        .collect();
-    let attention = |host: &HostAddress, reason: String, report: &mut RecoveryReport| {
-        report.needs_attention.push(Attention {
-            group_id: log.group.clone(),
-            host: host.to_string(),
-            reason,
+    now
+}
+
+/// Settles one open chain as far as the nodes allow; what stays open,
+/// as one record.
+fn recover_chain(
+    cluster: &Cluster,
+    api: &GroupApi,
+    chain: &Chain,
+    report: &mut RecoveryReport,
+) -> Option<Record> {
+    if chain.latest == Some(SagaOp::RepairPresent) {
+        return recover_repair(cluster, api, chain, report);
+    }
+    let operation = match chain.latest {
+        Some(SagaOp::Delete) => "delete",
+        Some(SagaOp::RepairPresent | SagaOp::RepairAbsent) => "repair",
+        _ => "create",
+    };
+    let mut finished = |outcome: String| {
+        report.finished.push(RecoveredSaga {
+            group_id: chain.group.clone(),
+            operation,
+            request_id: chain.request_id.clone(),
+            outcome,
         });
     };
-    for (n, p) in &now {
-        let host = &cluster.nodes[*n].address;
-        match p {
-            Ok(true) if !lacked.contains(n) && !held.contains(n) => attention(
-                host,
-                "holds the group; whether it did before the saga is unknown".to_string(),
-                report,
-            ),
-            Err(e) if lacked.contains(n) => {
-                attention(host, format!("could not be verified: {e}"), report);
-            }
-            _ => {}
-        }
+    let plan = history::decide(chain, &check_nodes(cluster, api, chain));
+    if plan.complete {
+        finished("completed: the group is on every node".to_string());
+        return None;
     }
-    let failed = delete_on(cluster, api, log, &targets, &opts);
-    for n in &targets {
-        let host = &cluster.nodes[*n].address;
+    let targets: Vec<usize> = plan
+        .delete
+        .iter()
+        .filter_map(|n| {
+            n.parse::<HostAddress>()
+                .ok()
+                .and_then(|h| cluster.index_of(&h))
+        })
+        .collect();
+    let failed = delete_on(cluster, api, chain, &targets);
+    finished(format!(
+        "{}: deleted on {} node(s) where this client's sagas left the group",
+        if operation == "delete" {
+            "completed the delete"
+        } else {
+            "rolled back"
+        },
+        targets.len() - failed.len()
+    ));
+    let mut open = chain.clone();
+    let mut attention: Vec<(String, String)> = plan.attention;
+    for &n in &targets {
+        let host = &cluster.nodes[n].address;
         match failed.iter().find(|f| &f.host == host) {
-            Some(f) => attention(host, format!("rollback failed: {}", f.error), report),
+            Some(f) => attention.push((host.to_string(), format!("delete failed: {}", f.error))),
             None => report.repaired.push(Repaired {
-                group_id: log.group.clone(),
+                group_id: chain.group.clone(),
                 host: host.clone(),
                 action: "deleted",
             }),
         }
     }
-    finished(
-        &format!(
-            "rolled back: deleted on {} node(s) that lacked the group before",
-            targets.len() - failed.len()
-        ),
-        report,
-    );
+    open.states
+        .retain(|n, _| attention.iter().any(|(a, _)| a == n));
+    report
+        .needs_attention
+        .extend(attention.into_iter().map(|(host, reason)| Attention {
+            group_id: chain.group.clone(),
+            host,
+            reason,
+        }));
+    open.is_open().then(|| open.carry())
 }
 
-/// Deletes the saga's group on `targets`; the nodes where that failed.
+/// An interrupted or unconverged repair to present is run again.
+fn recover_repair(
+    cluster: &Cluster,
+    api: &GroupApi,
+    chain: &Chain,
+    report: &mut RecoveryReport,
+) -> Option<Record> {
+    let nodes = repair_nodes(cluster, api, &chain.group, Intent::Present);
+    let failed: Vec<&(HostAddress, NodeRepair)> = nodes
+        .iter()
+        .filter(|(_, r)| matches!(r, NodeRepair::Failed(_)))
+        .collect();
+    report.finished.push(RecoveredSaga {
+        group_id: chain.group.clone(),
+        operation: "repair",
+        request_id: chain.request_id.clone(),
+        outcome: if failed.is_empty() {
+            "completed: the group is on every node".to_string()
+        } else {
+            format!("{} node(s) could not be repaired", failed.len())
+        },
+    });
+    for (host, r) in &failed {
+        report.needs_attention.push(Attention {
+            group_id: chain.group.clone(),
+            host: host.to_string(),
+            reason: format!("repair to present failed: {r:?}"),
+        });
+    }
+    (!failed.is_empty()).then(|| chain.carry())
+}
+
+/// Deletes the chain's group on `targets`; the nodes where that failed.
 fn delete_on(
     cluster: &Cluster,
     api: &GroupApi,
-    log: &SagaLog,
+    chain: &Chain,
     targets: &[usize],
-    opts: &CallOptions,
 ) -> Vec<crate::error::NodeFailure> {
+    let opts = cluster.compensation_options();
     let outcomes = send(
         cluster,
         &api.delete,
-        &log.group,
+        &chain.group,
         targets,
-        opts,
-        Some(&log.request_id),
+        &opts,
+        Some(&chain.request_id),
     );
-    delete_failures(cluster, api, &log.group, outcomes)
-}
-
-fn recover_delete(cluster: &Cluster, api: &GroupApi, log: &SagaLog, report: &mut RecoveryReport) {
-    let nodes = resolve_nodes(cluster, log, &log.nodes, report);
-    let opts = cluster.compensation_options();
-    let failed = delete_on(cluster, api, log, &nodes, &opts);
-    for f in &failed {
-        report.needs_attention.push(Attention {
-            group_id: log.group.clone(),
-            host: f.host.to_string(),
-            reason: format!("delete failed: {}", f.error),
-        });
-    }
-    report.finished.push(RecoveredSaga {
-        group_id: log.group.clone(),
-        operation: "delete",
-        request_id: log.request_id.clone(),
-        outcome: if failed.is_empty() {
-            "completed: deleted on every node".to_string()
-        } else {
-            format!("{} node(s) still hold the group", failed.len())
-        },
-    });
+    delete_failures(cluster, api, &chain.group, outcomes)
 }
 
 /// `repair_group`: see [`ClusterClient::repair_group`](crate::ClusterClient::repair_group).
+/// Journaled as a saga: a repair that converges supersedes what earlier
+/// sagas of the group left, and one interrupted is run again by `recover()`.
 pub(crate) fn repair_group(
     cluster: &Cluster,
     api: &GroupApi,
+    ledger: &Ledger,
     id: &str,
     intent: Intent,
 ) -> Result<RepairReport, Error> {
@@ -380,22 +354,58 @@ pub(crate) fn repair_group(
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
     }
+    let op = match intent {
+        Intent::Present => SagaOp::RepairPresent,
+        Intent::Absent => SagaOp::RepairAbsent,
+    };
+    let request_id = super::new_request_id();
+    let trail = Trail::begin(ledger, cluster, op, id, &request_id)?;
+    let nodes = repair_nodes(cluster, api, id, intent);
+    if cluster.is_shut_down() {
+        return Err(Error::Shutdown);
+    }
+    let left: Vec<String> = nodes
+        .iter()
+        .filter(|(_, r)| matches!(r, NodeRepair::Failed(_)))
+        .map(|(h, _)| h.to_string())
+        .collect();
+    let end = if left.is_empty() {
+        SagaEnd::Ok
+    } else {
+        SagaEnd::Leftovers
+    };
+    trail.finish(end, left);
+    Ok(RepairReport {
+        group_id: id.to_string(),
+        intent,
+        nodes,
+    })
+}
+
+/// Converges every node to `intent`: what happened on each, in node order.
+fn repair_nodes(
+    cluster: &Cluster,
+    api: &GroupApi,
+    id: &str,
+    intent: Intent,
+) -> Vec<(HostAddress, NodeRepair)> {
     let opts = cluster.compensation_options();
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-    let mut nodes: Vec<(HostAddress, NodeRepair)> = Vec::new();
+    let mut nodes: Vec<(HostAddress, Option<NodeRepair>)> = Vec::new();
     let mut todo = Vec::new();
     for o in send(cluster, &api.verify, id, &all, &opts, None) {
         let host = cluster.nodes[o.node].address.clone();
-        match (presence(api, o.outcome), intent) {
-            (Ok(true), Intent::Present) => nodes.push((host, NodeRepair::AlreadyPresent)),
-            (Ok(false), Intent::Absent) => nodes.push((host, NodeRepair::AlreadyAbsent)),
+        let done = match (presence(api, o.outcome), intent) {
+            (Ok(true), Intent::Present) => Some(NodeRepair::AlreadyPresent),
+            (Ok(false), Intent::Absent) => Some(NodeRepair::AlreadyAbsent),
             // Create and delete are idempotent (409 / 404): a node whose
             // presence is unknown is simply sent the change.
             _ => {
                 todo.push(o.node);
-                nodes.push((host, NodeRepair::Failed(NodeError::Shutdown)));
+                None
             }
-        }
+        };
+        nodes.push((host, done));
     }
     let endpoint = match intent {
         Intent::Present => &api.create,
@@ -417,19 +427,13 @@ pub(crate) fn repair_group(
             }),
             Err(e) => NodeRepair::Failed(e),
         };
-        if let Some(slot) = nodes
-            .iter_mut()
-            .find(|(h, _)| *h == cluster.nodes[o.node].address)
-        {
-            slot.1 = repair;
+        let host = &cluster.nodes[o.node].address;
+        if let Some(slot) = nodes.iter_mut().find(|(h, _)| h == host) {
+            slot.1 = Some(repair);
         }
     }
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
-    }
-    Ok(RepairReport {
-        group_id: id.to_string(),
-        intent,
-        nodes,
-    })
+    nodes
+        .into_iter()
+        .map(|(h, r)| (h, r.unwrap_or(NodeRepair::Failed(NodeError::Shutdown))))
+        .collect()
 }

@@ -1,55 +1,67 @@
-//! A saga's trail in the journal: what `create_group` and `delete_group`
-//! write, each call a no-op when no journal is configured.
+//! A saga's trail in the journal: what `create_group`, `delete_group` and
+//! `repair_group` write, each call a no-op when no journal is kept.
 
-use crate::cluster::{ActiveSaga, Cluster};
+use std::sync::Arc;
+
+use super::ledger::{Ledger, Running};
+use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::journal::{CreateOutcome, Journal, Record, SagaEnd, SagaOp};
 use crate::retry::random_u64;
 
 /// One saga's records.
 pub(super) struct Trail<'a> {
-    journal: Option<&'a Journal>,
+    journal: Option<Arc<Journal>>,
+    ledger: &'a Ledger,
     cluster: &'a Cluster,
     saga: u64,
-    _active: Option<ActiveSaga<'a>>,
+    _running: Option<Running<'a>>,
 }
 
 impl<'a> Trail<'a> {
     /// Starts a saga's trail: its `Begin` record (not synced: until a
     /// `Before` record is, nothing has been sent that needs undoing).
+    /// After `shutdown()` the journal is gone: `Error::Shutdown`.
     pub fn begin(
+        ledger: &'a Ledger,
         cluster: &'a Cluster,
         op: SagaOp,
         group: &str,
         request_id: &str,
     ) -> Result<Trail<'a>, Error> {
-        let journal = cluster.journal.as_ref();
+        let journal = ledger.journal();
+        if ledger.is_kept() && journal.is_none() {
+            return Err(Error::Shutdown);
+        }
         // Without a journal nothing is written: no id is drawn.
-        let saga = journal.map_or(0, |_| random_u64());
-        let active = journal.map(|_| cluster.activate(saga));
-        let trail = Trail {
+        let saga = journal.as_ref().map_or(0, |_| random_u64());
+        let running = match &journal {
+            Some(j) => Some(
+                ledger.begin(
+                    j,
+                    Record::Begin {
+                        saga,
+                        op,
+                        group: group.to_string(),
+                        nodes: cluster
+                            .nodes
+                            .iter()
+                            .map(|n| n.address.to_string())
+                            .collect(),
+                        request_id: request_id.to_string(),
+                    },
+                    group,
+                )?,
+            ),
+            None => None,
+        };
+        Ok(Trail {
             journal,
+            ledger,
             cluster,
             saga,
-            _active: active,
-        };
-        if let Some(j) = journal {
-            j.append(
-                &[Record::Begin {
-                    saga,
-                    op,
-                    group: group.to_string(),
-                    nodes: cluster
-                        .nodes
-                        .iter()
-                        .map(|n| n.address.to_string())
-                        .collect(),
-                    request_id: request_id.to_string(),
-                }],
-                false,
-            )?;
-        }
-        Ok(trail)
+            _running: running,
+        })
     }
 
     /// True when a journal is kept.
@@ -67,7 +79,7 @@ impl<'a> Trail<'a> {
     /// The nodes that lacked and held the group before any create: synced
     /// to disk before the first create leaves (the intent).
     pub fn before(&self, lacked: &[usize], held: &[usize]) -> Result<(), Error> {
-        match self.journal {
+        match &self.journal {
             Some(j) => j.append(
                 &[Record::Before {
                     saga: self.saga,
@@ -91,7 +103,7 @@ impl<'a> Trail<'a> {
                 outcome,
             })
             .collect();
-        self.write(&records, false);
+        self.write(&records);
     }
 
     /// A compensation's result on each node.
@@ -104,30 +116,27 @@ impl<'a> Trail<'a> {
                 ok,
             })
             .collect();
-        self.write(&records, false);
+        self.write(&records);
     }
 
-    /// The saga's end, with the nodes it left (named by address); a large
-    /// journal is then compacted.
+    /// The saga's end, with the nodes it left (named by address); the
+    /// journal is then compacted if it has doubled.
     pub fn finish(&self, end: SagaEnd, left: Vec<String>) {
-        self.write(
-            &[Record::Finish {
-                saga: self.saga,
-                end,
-                left,
-            }],
-            false,
-        );
-        if let Some(j) = self.journal {
-            if let Err(e) = j.compact_if_large() {
+        self.write(&[Record::Finish {
+            saga: self.saga,
+            end,
+            left,
+        }]);
+        if let Some(j) = &self.journal {
+            if let Err(e) = self.ledger.compact_if_due(j) {
                 log::error!("saga {:016x}: {e}", self.saga);
             }
         }
     }
 
-    fn write(&self, records: &[Record], sync: bool) {
-        if let Some(j) = self.journal {
-            if let Err(e) = j.append(records, sync) {
+    fn write(&self, records: &[Record]) {
+        if let Some(j) = &self.journal {
+            if let Err(e) = j.append(records, false) {
                 log::error!("saga {:016x}: {e}", self.saga);
             }
         }
