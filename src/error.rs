@@ -247,6 +247,9 @@ pub enum JournalErrorKind {
     Damaged,
     /// The file system refused a read, write, sync or rename.
     Io,
+    /// `recover()` was settling the group for longer than the call's
+    /// operation timeout: nothing was sent; try again.
+    Busy,
 }
 
 /// Every error a call of this crate can return.

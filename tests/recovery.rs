@@ -414,3 +414,22 @@ fn finding_5_a_full_disk_leaves_no_partial_record() {
     assert!(nodes.nodes_with_group("pre").is_empty());
     assert_eq!(nodes.nodes_with_group("after"), vec![0, 1, 2]);
 }
+
+#[test]
+fn a_create_while_recover_settles_its_group_waits_and_keeps_its_group() {
+    let nodes = TestCluster::start(3).unwrap();
+    let c = client(&nodes, &journal_path("wait"));
+    leave_a_leftover(&nodes, &c, "g");
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+            .method("DELETE")
+            .times(1),
+    );
+    std::thread::scope(|s| {
+        let recovering = s.spawn(|| c.recover().expect("recover"));
+        std::thread::sleep(Duration::from_millis(60));
+        c.create_group("g").expect("the create, after recovery let the group go");
+        assert!(recovering.join().unwrap().is_clean());
+    });
+    assert_eq!(nodes.nodes_with_group("g"), vec![0, 1, 2]);
+}

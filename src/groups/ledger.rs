@@ -2,18 +2,23 @@
 //! and the sagas in flight, ordered so that `recover()` and compaction
 //! never remove a running saga's records.
 //!
-//! Lock order: `active`, then the journal's file. A saga's `Begin` record
-//! is appended and the saga registered under `active`; `recover()` reads
+//! Lock order: `books`, then the journal's file. A saga's `Begin` record
+//! is appended and the saga registered under `books`; `recover()` reads
 //! the journal and the sagas in flight under it too, so every saga whose
-//! `Begin` it reads is either known to be running or truly ended.
+//! `Begin` it reads is either known to be running or truly ended. And the
+//! groups `recover()` settles are marked there: a saga of such a group
+//! waits to begin until recovery is done with it (a saga already running
+//! keeps its group out of recovery), so recovery never deletes what a
+//! running saga made.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use crate::error::Error;
+use crate::error::{Error, JournalErrorKind};
 use crate::journal::{history, Journal, Record};
 
 /// The journal and the sagas in flight.
@@ -23,10 +28,20 @@ pub(crate) struct Ledger {
     /// (sagas still running keep their own handle until they end).
     journal: Mutex<Option<Arc<Journal>>>,
     kept: bool,
-    /// Sagas in flight: id → group.
-    active: Mutex<HashMap<u64, String>>,
+    books: Mutex<Books>,
+    /// Signalled when recovery lets a group go.
+    released: Condvar,
     /// One `recover()` at a time.
     recovering: Mutex<()>,
+}
+
+/// Who works on which group now.
+#[derive(Debug, Default)]
+pub(crate) struct Books {
+    /// Sagas in flight: id → group.
+    pub active: HashMap<u64, String>,
+    /// Groups `recover()` is settling.
+    pub recovering: HashSet<String>,
 }
 
 /// A saga registered as in flight; dropping it ends that.
@@ -37,7 +52,7 @@ pub(crate) struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.ledger.active.lock().remove(&self.saga);
+        self.ledger.books.lock().active.remove(&self.saga);
     }
 }
 
@@ -68,31 +83,53 @@ impl Ledger {
     }
 
     /// Writes a saga's first record and registers it as in flight, as one
-    /// step for `recover()`.
+    /// step for `recover()`; waits (until `deadline`) while recovery
+    /// settles the same group.
     pub fn begin(
         &self,
         journal: &Journal,
         record: Record,
         group: &str,
+        deadline: Instant,
     ) -> Result<Running<'_>, Error> {
         let saga = record.saga();
-        let mut active = self.active.lock();
+        let mut books = self.books.lock();
+        while books.recovering.contains(group) {
+            if self.released.wait_until(&mut books, deadline).timed_out() {
+                return Err(Error::Journal {
+                    path: journal.path().display().to_string(),
+                    offset: None,
+                    reason: format!("group {group:?} is being recovered; try again"),
+                    kind: JournalErrorKind::Busy,
+                    source: None,
+                });
+            }
+        }
         journal.append(&[record], false)?;
-        active.insert(saga, group.to_string());
+        books.active.insert(saga, group.to_string());
         Ok(Running { ledger: self, saga })
     }
 
-    /// The journal's records and the sagas in flight, read as one.
-    pub fn snapshot(
+    /// Reads the journal with the books locked: `take` gets the records and
+    /// the books, and may mark groups as being recovered.
+    pub fn snapshot<T>(
         &self,
         journal: &Journal,
-    ) -> Result<(Vec<Record>, HashMap<u64, String>), Error> {
-        let active = self.active.lock();
-        Ok((journal.read_all()?, active.clone()))
+        take: impl FnOnce(Vec<Record>, &mut Books) -> T,
+    ) -> Result<T, Error> {
+        let mut books = self.books.lock();
+        let records = journal.read_all()?;
+        Ok(take(records, &mut books))
+    }
+
+    /// Recovery is done with `group`: sagas waiting for it go on.
+    pub fn release_group(&self, group: &str) {
+        self.books.lock().recovering.remove(group);
+        self.released.notify_all();
     }
 
     /// Serialises `recover()` calls.
-    pub fn recovering(&self) -> parking_lot::MutexGuard<'_, ()> {
+    pub fn recovering(&self) -> MutexGuard<'_, ()> {
         self.recovering.lock()
     }
 
@@ -103,7 +140,7 @@ impl Ledger {
         if !journal.wants_compaction() {
             return Ok(());
         }
-        let active = self.active.lock();
-        journal.rewrite(|records| history::compact(&records, &|s| active.contains_key(&s)))
+        let books = self.books.lock();
+        journal.rewrite(|records| history::compact(&records, &|s| books.active.contains_key(&s)))
     }
 }

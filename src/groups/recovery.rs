@@ -135,19 +135,26 @@ pub(crate) fn recover(
         return Err(Error::Shutdown);
     };
     let _one_at_a_time = ledger.recovering();
-    let (records, active) = ledger.snapshot(&journal)?;
-    let chains = history::fold(&records, &|s| active.contains_key(&s));
+    // The chains of groups no saga works on, marked as being recovered.
+    let chains = ledger.snapshot(&journal, |records, books| {
+        let chains: Vec<Chain> = history::fold(&records, &|s| books.active.contains_key(&s))
+            .into_iter()
+            .filter(|c| !books.active.values().any(|g| *g == c.group))
+            .collect();
+        books.recovering.extend(chains.iter().map(|c| c.group.clone()));
+        chains
+    })?;
     let mut report = RecoveryReport::default();
     let mut replaced: Vec<(Vec<u64>, Option<Record>)> = Vec::new();
     for chain in chains {
-        if active.values().any(|g| *g == chain.group) {
-            continue; // a saga of this group is running: not ours to settle now
-        }
-        let carry = if chain.is_open() {
+        let carry = if chain.is_open() && !cluster.is_shut_down() {
             recover_chain(cluster, api, &chain, &mut report)
+        } else if chain.is_open() {
+            Some(chain.carry()) // shut down meanwhile: kept as it is
         } else {
             None // settled: compacted away
         };
+        ledger.release_group(&chain.group);
         replaced.push((chain.sagas, carry));
     }
     journal.rewrite(|now| splice(now, &replaced))?;

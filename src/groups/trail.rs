@@ -51,6 +51,7 @@ impl<'a> Trail<'a> {
                         request_id: request_id.to_string(),
                     },
                     group,
+                    std::time::Instant::now() + cluster.defaults.operation_timeout,
                 )?,
             ),
             None => None,

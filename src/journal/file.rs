@@ -169,6 +169,11 @@ impl Journal {
             })
     }
 
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// True when the journal has grown enough to be compacted.
     pub fn wants_compaction(&self) -> bool {
         let t = self.tail.lock();

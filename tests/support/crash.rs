@@ -118,11 +118,11 @@ fn phase(journal: &Path) -> String {
     let bytes = std::fs::read(journal).unwrap_or_default();
     let mut kinds: Vec<String> = Vec::new();
     let mut at = 0;
-    // The documented format: length u32 LE, crc32 u32 LE, JSON.
-    while at + 8 <= bytes.len() {
+    // The documented format: length u32 LE, payload crc32, header crc32, JSON.
+    while at + 12 <= bytes.len() {
         let len =
             u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
-        let Some(payload) = bytes.get(at + 8..at + 8 + len) else {
+        let Some(payload) = bytes.get(at + 12..at + 12 + len) else {
             break;
         };
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) {
@@ -130,7 +130,7 @@ fn phase(journal: &Path) -> String {
                 kinds.push(k.to_string());
             }
         }
-        at += 8 + len;
+        at += 12 + len;
     }
     let has = |k: &str| kinds.iter().any(|x| x == k);
     if has("finish") {
