@@ -3,6 +3,12 @@
 //! journal and is SIGKILLed at a random moment; `recover()` then runs here.
 //! Prints a table (phase at the kill × what recovery did, orphans left,
 //! pre-existing groups deleted) and exits non-zero on any violation.
+//!
+//! Sequence mode, the journal adversary: `cargo run --release --example
+//! crash -- --sequences [N] [SEED]` runs N seeded sequences of create,
+//! delete, repair, recover (alone and two at once), kills, full disks and
+//! flipped bits (see `tests/support/journal_adversary.rs`), prints its
+//! table and exits non-zero on any violation.
 
 #[path = "../tests/support/crash.rs"]
 #[allow(dead_code)]
@@ -13,9 +19,42 @@ use std::process::{Command, Stdio};
 #[path = "../tests/support/args.rs"]
 mod args;
 
+#[path = "../tests/support/journal_adversary.rs"]
+#[allow(dead_code)]
+mod journal_adversary;
+
+fn sequences() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(2);
+    let count: usize = args.next().map_or(Ok(2000), |a| a.parse())?;
+    let seed: u64 = args.next().map_or(Ok(args::clock_seed()), |a| a.parse())?;
+    let exe = std::env::current_exe()?;
+    let work = std::env::temp_dir().join(format!("cluster-client-ja-{}", std::process::id()));
+    println!("journal adversary: {count} sequences of 14 steps, seed {seed}");
+    let config = journal_adversary::Config {
+        sequences: count,
+        steps: 14,
+        seed,
+    };
+    let report = journal_adversary::run(&config, &work, &|env, blocks| {
+        journal_adversary::child_command(&exe, &[], env, blocks).spawn()
+    })?;
+    let _ = std::fs::remove_dir_all(&work);
+    println!("{report}");
+    if !report.is_clean() {
+        for v in &report.violations {
+            eprintln!("{v}");
+        }
+        return Err("violations found".into());
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if crash::child_main() {
+    if crash::child_main() || journal_adversary::child_main() {
         return Ok(());
+    }
+    if std::env::args().nth(1).as_deref() == Some("--sequences") {
+        return sequences();
     }
     let (kills, seed) = args::count_and_seed("KILLS", 200, args::clock_seed())?;
     let exe = std::env::current_exe()?;

@@ -428,7 +428,8 @@ fn a_create_while_recover_settles_its_group_waits_and_keeps_its_group() {
     std::thread::scope(|s| {
         let recovering = s.spawn(|| c.recover().expect("recover"));
         std::thread::sleep(Duration::from_millis(60));
-        c.create_group("g").expect("the create, after recovery let the group go");
+        c.create_group("g")
+            .expect("the create, after recovery let the group go");
         assert!(recovering.join().unwrap().is_clean());
     });
     assert_eq!(nodes.nodes_with_group("g"), vec![0, 1, 2]);

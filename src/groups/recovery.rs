@@ -141,7 +141,9 @@ pub(crate) fn recover(
             .into_iter()
             .filter(|c| !books.active.values().any(|g| *g == c.group))
             .collect();
-        books.recovering.extend(chains.iter().map(|c| c.group.clone()));
+        books
+            .recovering
+            .extend(chains.iter().map(|c| c.group.clone()));
         chains
     })?;
     let mut report = RecoveryReport::default();

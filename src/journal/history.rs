@@ -121,7 +121,18 @@ impl Chain {
                         self.apply_removal(saga, nodes);
                         true
                     }
-                    SagaOp::RepairPresent => true,
+                    SagaOp::RepairPresent => {
+                        // The user wants the group everywhere: where it is,
+                        // it is wanted (all nodes, if the repair was cut short).
+                        let left = saga.left().cloned().unwrap_or_default();
+                        let done: Vec<String> = nodes
+                            .iter()
+                            .filter(|n| !left.contains(n))
+                            .cloned()
+                            .collect();
+                        self.settle(&done);
+                        true
+                    }
                 };
                 if changed {
                     self.latest = Some(*op);
@@ -146,10 +157,11 @@ impl Chain {
             let pre = if lacked.contains(n) {
                 NodeState::Absent
             } else if held.contains(n) {
-                if ours_before {
-                    NodeState::Ours
-                } else {
-                    NodeState::Foreign
+                match prev {
+                    _ if ours_before => NodeState::Ours,
+                    // Still a possible orphan of unknown origin.
+                    Some(NodeState::Unknown) => NodeState::Unknown,
+                    _ => NodeState::Foreign,
                 }
             } else {
                 match prev {
