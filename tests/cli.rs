@@ -873,3 +873,50 @@ fn group_repair_converges_and_recover_finishes_from_the_journal() {
     assert_eq!(code(&ctl(&nodes, &["recover"])), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `clusterctl` with stdout and stderr both pipes whose read end is
+/// already closed (as `clusterctl ... 2>&1 | head -0`).
+fn run_into_closed_pipes(args: &[&str]) -> Output {
+    let (out_read, out_write) = std::io::pipe().expect("pipe");
+    let (err_read, err_write) = std::io::pipe().expect("pipe");
+    drop(out_read);
+    drop(err_read);
+    Command::new(env!("CARGO_BIN_EXE_clusterctl"))
+        .args(args)
+        .env_remove("HOSTS")
+        .env_remove("CLUSTER_CLIENT_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(out_write)
+        .stderr(err_write)
+        .output()
+        .expect("clusterctl runs")
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_normal_exit_code() {
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let hosts = nodes.hosts_csv();
+    for (args, expected) in [
+        (&["--version"][..], 0),
+        (&["--hosts", hosts.as_str(), "group", "verify", "absent"], 1),
+        (
+            &[
+                "--hosts",
+                hosts.as_str(),
+                "--json",
+                "group",
+                "verify",
+                "absent",
+            ],
+            1,
+        ),
+        (&["--hosts", hosts.as_str(), "metrics"], 0),
+        (&["frobnicate"], 2),
+        (&["--hosts", hosts.as_str(), "group", "create", "a/b"], 2),
+    ] {
+        let o = run_into_closed_pipes(args);
+        assert_ne!(code(&o), Some(101), "{args:?} panicked");
+        assert_eq!(code(&o), Some(expected), "{args:?}");
+    }
+}
