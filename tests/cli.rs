@@ -920,3 +920,38 @@ fn a_closed_pipe_ends_quietly_with_the_normal_exit_code() {
         assert_eq!(code(&o), Some(expected), "{args:?}");
     }
 }
+
+#[test]
+fn nodes_round_trip_works_with_a_journal_in_the_config_file() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-round-trip-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let journal = dir.join("sagas.journal");
+    let list: Vec<String> = nodes.urls().iter().map(|h| format!("{h:?}")).collect();
+    let config = ConfigFile::new(
+        "round-trip-journal",
+        &format!(
+            "hosts = [{}]\n[journal]\npath = {:?}\n[retry]\nattempts = 1\n",
+            list.join(", "),
+            journal.to_str().expect("UTF-8 path")
+        ),
+    );
+    let o = run(&["--config", config.path(), "nodes", "--round-trip"]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = run(&[
+        "--config",
+        config.path(),
+        "--journal",
+        journal.to_str().expect("UTF-8 path"),
+        "--json",
+        "nodes",
+        "--round-trip",
+    ]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(json(&o)["nodes"][1]["group_api"], true);
+    for n in nodes.nodes() {
+        assert!(n.groups().is_empty(), "probe deleted: {:?}", n.groups());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -129,3 +129,12 @@ fn a_missing_file_fails_at_build() {
         .to_string();
     assert!(e.contains("/nonexistent/cluster-client.toml"), "{e}");
 }
+
+#[test]
+fn without_journal_drops_the_files_journal() {
+    let c = ClientConfig::from_toml("hosts = [\"http://127.0.0.1:1\"]\n[journal]\npath = \"j\"\n")
+        .unwrap();
+    let b = ClientBuilder::default().config(c);
+    assert!(b.journal.is_some());
+    assert!(b.without_journal().journal.is_none());
+}

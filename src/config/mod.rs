@@ -317,6 +317,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps no saga journal, even if a configuration file named one: for a
+    /// short-lived helper client beside the one that holds the journal's
+    /// lock (one client per journal).
+    pub fn without_journal(mut self) -> Self {
+        self.journal = None;
+        self
+    }
+
     /// Checks the settings and starts the client (its background thread included).
     pub fn build(self) -> Result<ClusterClient, Error> {
         ClusterClient::start(self.settings()?)

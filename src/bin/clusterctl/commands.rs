@@ -95,9 +95,13 @@ impl<'a> Setup<'a> {
         } else if !file_has_hosts {
             b = b.hosts_str(&std::env::var("HOSTS").unwrap_or_default());
         }
-        // One client per journal: a one-node helper client keeps none.
-        if let (Some(path), None) = (&self.args.journal, only) {
-            b = b.journal(path);
+        // One client per journal: a one-node helper client keeps none,
+        // neither --journal nor the file's [journal] path (the main client
+        // holds its lock).
+        match (&self.args.journal, only) {
+            (_, Some(_)) => b = b.without_journal(),
+            (Some(path), None) => b = b.journal(path),
+            (None, None) => {}
         }
         match self.args.api {
             Some(ApiPreset::Reference) => b.group_api(GroupApi::reference()),
