@@ -955,3 +955,74 @@ fn nodes_round_trip_works_with_a_journal_in_the_config_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn config_values_refused_after_parsing_exit_2_naming_key_and_line() {
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let hosts = format!("hosts = [{:?}]\n", nodes.node(0).url());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-config-values-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("bad-ca.pem"), "not a certificate\n").expect("written");
+    let ca = dir.join("bad-ca.pem");
+    let ca = ca.to_str().expect("UTF-8 path");
+    for (name, text, key) in [
+        (
+            "operation",
+            "[timeouts]\noperation = \"1000000000000h\"\n".to_string(),
+            "timeouts.operation",
+        ),
+        (
+            "initial",
+            "[retry]\ninitial_delay = \"400d\"\n".to_string(),
+            "retry.initial_delay",
+        ),
+        (
+            "max-conn",
+            "[pool]\nmax_connections_per_node = 0\n".to_string(),
+            "pool.max_connections_per_node",
+        ),
+        (
+            "connect",
+            "[timeouts]\nconnect = \"0s\"\n".to_string(),
+            "timeouts.connect",
+        ),
+        ("ca", format!("[tls]\nca_file = {ca:?}\n"), "tls.ca_file"),
+        (
+            "journal",
+            "[journal]\npath = \"\"\n".to_string(),
+            "journal.path",
+        ),
+        (
+            "attempts",
+            "[retry]\nattempts = 0\n".to_string(),
+            "retry.attempts",
+        ),
+        (
+            "percent",
+            "[retry_budget]\npercent = nan\n".to_string(),
+            "retry_budget.percent",
+        ),
+        (
+            "secret",
+            "[auth]\npassword_env = \"s3cr3t-Pa55\"\nbasic_user = \"root\"\n".to_string(),
+            "auth.password_env",
+        ),
+    ] {
+        let config = ConfigFile::new(&format!("value-{name}"), &format!("{hosts}{text}"));
+        let o = run(&["--config", config.path(), "group", "create", "g"]);
+        assert_eq!(code(&o), Some(2), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("line 3: {key}: ")), "{name}: {err}");
+        assert!(!err.contains("s3cr3t"), "{name}: {err}");
+        if key != "retry.max_delay" {
+            assert!(!err.contains("max_delay"), "{name}: {err}");
+        }
+    }
+    assert_eq!(nodes.node(0).request_count(), 0, "nothing was sent");
+    // A bare number is seconds in the file, as it is for --timeout.
+    let config = ConfigFile::new("seconds", &format!("{hosts}[timeouts]\noperation = 30\n"));
+    let o = run(&["--config", config.path(), "group", "create", "secs"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
