@@ -10,7 +10,9 @@ use crate::admin::ClusterAdmin;
 use crate::cluster::{Cluster, HostResolver, NodeResponse};
 use crate::config::{ClientBuilder, Settings};
 use crate::error::{Error, NodeError, NodeFailure};
-use crate::groups::{self, GroupApi, GroupPresence, Intent, RecoveryReport, RepairReport};
+use crate::groups::{
+    self, GroupApi, GroupPresence, Intent, NodeDeletion, RecoveryReport, RepairReport,
+};
 use crate::management::ClusterManagement;
 use crate::retry::RetryPolicy;
 
@@ -141,6 +143,16 @@ impl ClusterClient {
     /// As [`delete_group`](Self::delete_group), with each failed node's reason.
     pub fn delete_group_report(&self, id: &str) -> Result<Vec<NodeFailure>, Error> {
         groups::delete_group(&self.inner.cluster, &self.inner.group_api, id)
+    }
+
+    /// As [`delete_group`](Self::delete_group), with what happened on every
+    /// node, in node order: deleted, already absent, gone (an earlier
+    /// unanswered attempt may have deleted it), or failed with its reason.
+    pub fn delete_group_outcomes(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(HostAddress, NodeDeletion)>, Error> {
+        groups::delete_group_outcomes(&self.inner.cluster, &self.inner.group_api, id)
     }
 
     /// Whether node `host` holds group `id`.

@@ -432,6 +432,15 @@ fn one_config_file_drives_three_nginx_webdav_nodes() {
     // create with 405: only the round trip tells.
     let o = run(&["--config", config.path(), "--api", "reference", "nodes"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    for url in &urls {
+        let out = stdout(&o);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(url.as_str()))
+            .expect("a line per node");
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells[2], "?", "unchecked, never \"yes\": {out}");
+    }
     let o = run(&[
         "--config",
         config.path(),
@@ -640,10 +649,24 @@ fn nodes_shows_reachable_group_api_and_health() {
             .find(|l| l.starts_with(&url))
             .expect("a line per node");
         let cells: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(cells, [url.as_str(), "yes", "yes", "healthy"], "{out}");
+        // A read-only check does not prove the group API: "?" (unchecked).
+        assert_eq!(cells, [url.as_str(), "yes", "?", "healthy"], "{out}");
     }
     let o = ctl(&nodes, &["nodes", "--round-trip"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for url in nodes.urls() {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&url))
+            .expect("a line per node");
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells, [url.as_str(), "yes", "yes", "healthy"], "{out}");
+    }
+    let o = ctl(&nodes, &["--json", "nodes", "--round-trip"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["nodes"][0]["group_api"], true);
+    assert_eq!(json(&o)["nodes"][0]["group_api_checked"], true);
     for n in nodes.nodes() {
         assert!(
             n.groups().is_empty(),
@@ -663,7 +686,9 @@ fn nodes_shows_reachable_group_api_and_health() {
     assert_eq!(v["nodes"][2]["group_api"], Value::Null);
     assert_eq!(v["nodes"][2]["healthy"], false);
     assert_eq!(v["nodes"][0]["reachable"], true);
-    assert_eq!(v["nodes"][0]["group_api"], true);
+    // Unchecked without --round-trip: neither true nor false.
+    assert_eq!(v["nodes"][0]["group_api"], Value::Null);
+    assert_eq!(v["nodes"][0]["group_api_checked"], false);
     assert_eq!(v["nodes"][0]["healthy"], true);
     assert_eq!(
         v["nodes"][0]["metrics"].as_object().map(|m| m.len()),
@@ -1025,4 +1050,25 @@ fn config_values_refused_after_parsing_exit_2_naming_key_and_line() {
     let o = run(&["--config", config.path(), "group", "create", "secs"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn group_delete_tells_deleted_from_already_absent() {
+    let nodes = TestCluster::start(3).expect("nodes start");
+    let o = ctl(&nodes, &["group", "delete", "never-there"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("deleted on 0 of 3 node(s), already absent on 3"),
+        "{out}"
+    );
+    nodes.node(1).insert_group("some");
+    let o = ctl(&nodes, &["--json", "group", "delete", "some"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["deleted_on"], 1);
+    assert_eq!(v["already_absent_on"], 2);
+    assert_eq!(v["nodes"][1]["result"], "deleted");
+    assert_eq!(v["nodes"][0]["result"], "already absent");
+    assert!(nodes.nodes_with_group("some").is_empty());
 }

@@ -6,15 +6,49 @@ use serde_json::json;
 use crate::commands::{Setup, PROBE_ID};
 use crate::output::{failed_node, json_line, metrics_json, one_line, table, Outcome};
 
+/// What `nodes` knows of a node's group API. Only what was checked is
+/// claimed: a read-only verify answered 200/404 does not prove the API (a
+/// server that answers 404 to everything looks the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApiCheck {
+    /// `--round-trip` created, verified and deleted the probe group.
+    Proven,
+    /// Its answer was not the API's (read-only or round trip).
+    Refuted,
+    /// Its verify got one of the API's statuses; not proven (no `--round-trip`).
+    Unchecked,
+    /// Not reachable: nothing known.
+    Unknown,
+}
+
+impl ApiCheck {
+    /// The table cell.
+    fn cell(self) -> &'static str {
+        match self {
+            ApiCheck::Proven => "yes",
+            ApiCheck::Refuted => "no",
+            ApiCheck::Unchecked => "?",
+            ApiCheck::Unknown => "unknown",
+        }
+    }
+
+    /// The JSON `group_api` value: true or false only when checked.
+    fn json(self) -> Option<bool> {
+        match self {
+            ApiCheck::Proven => Some(true),
+            ApiCheck::Refuted => Some(false),
+            ApiCheck::Unchecked | ApiCheck::Unknown => None,
+        }
+    }
+}
+
 /// What `nodes` found out about one node.
 struct NodeFacts {
     node: HostAddress,
     /// It gave an HTTP answer.
     reachable: bool,
-    /// It answered the group API's verify as the API says (`None`: not
-    /// reachable, so unknown); with `--round-trip`, it also created,
-    /// verified and deleted the probe group.
-    speaks_api: Option<bool>,
+    /// What is known of its group API.
+    api: ApiCheck,
     /// Reachable, no 5xx, and not marked unhealthy by the client.
     healthy: bool,
     /// Why the node is not fine, once.
@@ -39,10 +73,13 @@ pub(crate) fn nodes(
         .collect();
     if round_trip {
         let id = format!("__clusterctl_probe_{}__", std::process::id());
-        for f in facts.iter_mut().filter(|f| f.speaks_api == Some(true)) {
-            if let Err(why) = probe_round_trip(setup, &f.node, &id) {
-                f.speaks_api = Some(false);
-                f.reason = Some(format!("does not speak the group API: {why}"));
+        for f in facts.iter_mut().filter(|f| f.api == ApiCheck::Unchecked) {
+            match probe_round_trip(setup, &f.node, &id) {
+                Ok(()) => f.api = ApiCheck::Proven,
+                Err(why) => {
+                    f.api = ApiCheck::Refuted;
+                    f.reason = Some(format!("does not speak the group API: {why}"));
+                }
             }
         }
     }
@@ -68,13 +105,14 @@ pub(crate) fn nodes(
         rows.push(vec![
             f.node.to_string(),
             yes_no(f.reachable),
-            f.speaks_api.map_or_else(|| "unknown".to_string(), yes_no),
+            f.api.cell().to_string(),
             if f.healthy { "healthy" } else { "unhealthy" }.to_string(),
         ]);
         entries.push(json!({
             "node": f.node.as_str(),
             "reachable": f.reachable,
-            "group_api": f.speaks_api,
+            "group_api": f.api.json(),
+            "group_api_checked": matches!(f.api, ApiCheck::Proven | ApiCheck::Refuted),
             "healthy": f.healthy,
             "error": f.reason.as_deref().map(one_line),
             "metrics": metrics_json(&metrics.get(&f.node).copied().unwrap_or_default()),
@@ -99,7 +137,7 @@ fn read_only_facts(node: HostAddress, answer: Result<bool, NodeError>) -> NodeFa
         Ok(_) => NodeFacts {
             node,
             reachable: true,
-            speaks_api: Some(true),
+            api: ApiCheck::Unchecked,
             healthy: true,
             reason: None,
         },
@@ -107,7 +145,7 @@ fn read_only_facts(node: HostAddress, answer: Result<bool, NodeError>) -> NodeFa
             Some(status) => NodeFacts {
                 node,
                 reachable: true,
-                speaks_api: Some(false),
+                api: ApiCheck::Refuted,
                 healthy: status < 500,
                 reason: Some(format!(
                     "does not speak the group API: its verify of {PROBE_ID:?} got {e}"
@@ -116,7 +154,7 @@ fn read_only_facts(node: HostAddress, answer: Result<bool, NodeError>) -> NodeFa
             None => NodeFacts {
                 node,
                 reachable: false,
-                speaks_api: None,
+                api: ApiCheck::Unknown,
                 healthy: false,
                 reason: Some(e.to_string()),
             },
