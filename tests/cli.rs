@@ -1072,3 +1072,62 @@ fn group_delete_tells_deleted_from_already_absent() {
     assert_eq!(v["nodes"][0]["result"], "already absent");
     assert!(nodes.nodes_with_group("some").is_empty());
 }
+
+/// Two free consecutive ports of 127.0.0.1 (free when checked).
+#[cfg(feature = "testkit")]
+fn free_port_pair() -> u16 {
+    use std::net::TcpListener;
+    for _ in 0..200 {
+        let Ok(one) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = one.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if port < 65535 && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two free consecutive ports");
+}
+
+#[cfg(feature = "testkit")]
+#[test]
+fn cluster_testnodes_listens_on_the_ports_asked_for() {
+    use std::io::{BufRead as _, BufReader};
+    let testnodes = env!("CARGO_BIN_EXE_cluster-testnodes");
+    let base = free_port_pair();
+    let mut child = Command::new(testnodes)
+        .args(["--count", "2", "--port", &base.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cluster-testnodes runs");
+    let mut first = String::new();
+    let out = child.stdout.take().expect("stdout");
+    BufReader::new(out)
+        .read_line(&mut first)
+        .expect("hosts line");
+    let expected = format!("http://127.0.0.1:{base},http://127.0.0.1:{}", base + 1);
+    assert_eq!(first.trim(), expected);
+    // The nodes answer there: clusterctl creates a group on both.
+    let o = run(&["--hosts", &expected, "group", "create", "on-ports"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    drop(child.stdin.take());
+    assert!(child.wait().expect("ends").success());
+
+    for (args, expected) in [
+        (&["--port", "0"][..], 2),
+        (&["--port", "x"], 2),
+        (&["--count", "2", "--port", "65535"], 1),
+    ] {
+        let o = Command::new(testnodes)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cluster-testnodes runs");
+        assert_eq!(code(&o), Some(expected), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("port"), "{args:?}: {}", stderr(&o));
+    }
+}
