@@ -1131,3 +1131,181 @@ fn cluster_testnodes_listens_on_the_ports_asked_for() {
         assert!(stderr(&o).contains("port"), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn json_is_honoured_on_every_path() {
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let hosts = nodes.hosts_csv();
+    // Bad usage, a bad body file, no hosts, a config error: JSON objects.
+    for (args, expected) in [
+        (&["--json", "frobnicate"][..], 2),
+        (&["--json", "--timeout", "soon", "nodes"], 2),
+        (
+            &[
+                "--hosts",
+                hosts.as_str(),
+                "--json",
+                "request",
+                "POST",
+                "/v1/group/",
+                "--body",
+                "/nonexistent/b.json",
+            ],
+            2,
+        ),
+        (&["--json", "nodes"], 2),
+        (&["--json", "--config", "/nonexistent/c.toml", "nodes"], 2),
+        (
+            &[
+                "--hosts",
+                hosts.as_str(),
+                "--json",
+                "group",
+                "create",
+                "a/b",
+            ],
+            2,
+        ),
+    ] {
+        let o = run(args);
+        assert_eq!(code(&o), Some(expected), "{args:?}: {}", stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["ok"], false, "{args:?}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{args:?}: {v}"
+        );
+    }
+    let v = json(&run(&["--json", "--version"]));
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let v = json(&run(&["--json", "--help"]));
+    assert!(v["usage"]
+        .as_str()
+        .is_some_and(|u| u.contains("Usage: clusterctl")));
+    // `metrics --prometheus` is the one exception: Prometheus text.
+    let o = run(&[
+        "--hosts",
+        hosts.as_str(),
+        "--json",
+        "metrics",
+        "--prometheus",
+    ]);
+    assert_eq!(code(&o), Some(0));
+    assert!(stdout(&o).starts_with('#'), "{}", stdout(&o));
+}
+
+#[test]
+fn json_errors_are_not_cut() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Respond {
+            status: 418,
+            content_type: "text/plain".to_string(),
+            body: "y".repeat(5000).into_bytes(),
+        })
+        .always(),
+    );
+    let o = ctl(&nodes, &["--json", "group", "verify", "g"]);
+    assert_eq!(code(&o), Some(1));
+    let e = json(&o)["nodes"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(e.chars().count() > 200 && !e.ends_with('…'), "{e}");
+    let o = ctl(&nodes, &["--json", "group", "create", "g"]);
+    assert_eq!(code(&o), Some(1));
+    let v = json(&o);
+    let e = v["failed"][0]["error"].as_str().unwrap_or_default();
+    assert!(e.chars().count() > 200 && !e.ends_with('…'), "{v}");
+    let e = v["error"].as_str().unwrap_or_default();
+    assert!(!e.ends_with('…'), "{v}");
+    // stderr stays one line of at most 200 characters per reason.
+    assert!(
+        stderr(&o).lines().all(|l| l.chars().count() <= 300),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn nodes_round_trips_run_in_parallel() {
+    let nodes = TestCluster::start(4).expect("nodes start");
+    for n in nodes.nodes() {
+        n.inject(
+            FaultRule::new(Fault::Delay(std::time::Duration::from_millis(800)))
+                .method("POST")
+                .always(),
+        );
+    }
+    let started = std::time::Instant::now();
+    let o = ctl(&nodes, &["nodes", "--round-trip"]);
+    let took = started.elapsed();
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // One after another they take at least 4 × 800 ms.
+    assert!(took < std::time::Duration::from_millis(2800), "{took:?}");
+    for n in nodes.nodes() {
+        assert!(n.groups().is_empty(), "{:?}", n.groups());
+    }
+}
+
+#[test]
+fn an_answer_over_the_size_limit_says_so() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    for n in nodes.nodes() {
+        n.inject(
+            FaultRule::new(Fault::Respond {
+                status: 200,
+                content_type: "text/plain".to_string(),
+                body: vec![b'z'; 5000],
+            })
+            .always(),
+        );
+    }
+    let list: Vec<String> = nodes.urls().iter().map(|h| format!("{h:?}")).collect();
+    let config = ConfigFile::new(
+        "size-limit",
+        &format!(
+            "hosts = [{}]\nmax_response_bytes = 100\n[retry]\nattempts = 1\n",
+            list.join(", ")
+        ),
+    );
+    let o = run(&["--config", config.path(), "request", "GET", "/big"]);
+    assert_eq!(code(&o), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("larger than the size limit (100 bytes"),
+        "{err}"
+    );
+    assert!(!err.contains("no node answered"), "{err}");
+}
+
+#[test]
+fn a_huge_path_is_shortened_on_stderr() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    let path = format!("/{}", "p".repeat(20_000));
+    let o = ctl(&nodes, &["request", "GET", &path]);
+    assert_eq!(code(&o), Some(1));
+    assert!(
+        stderr(&o).lines().all(|l| l.chars().count() <= 400),
+        "{}",
+        stderr(&o)
+    );
+    for n in nodes.nodes() {
+        n.go_down();
+    }
+    let o = ctl(&nodes, &["request", "GET", &path]);
+    assert_eq!(code(&o), Some(1));
+    let err = stderr(&o);
+    assert!(err.lines().all(|l| l.chars().count() <= 400), "{err}");
+    assert!(err.contains("no node answered"), "{err}");
+}
+
+#[test]
+fn no_hosts_hints_where_they_come_from() {
+    let o = run(&["nodes"]);
+    assert_eq!(code(&o), Some(2));
+    let err = stderr(&o);
+    for hint in ["--hosts", "--config", "$HOSTS", "$CLUSTER_CLIENT_CONFIG"] {
+        assert!(err.contains(hint), "{hint}: {err}");
+    }
+}

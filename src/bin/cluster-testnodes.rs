@@ -122,6 +122,25 @@ fn word<'a>(arg: Option<&'a str>, what: &str) -> Result<&'a str, String> {
     arg.ok_or_else(|| format!("missing {what}"))
 }
 
+/// `drop NODE METHOD COUNT`: the next COUNT METHOD requests are applied,
+/// then their connection is dropped.
+fn drop_after_applying<'a>(
+    cluster: &TestCluster,
+    words: &mut impl Iterator<Item = &'a str>,
+) -> Result<String, String> {
+    let nodes = select(cluster, words.next())?;
+    let method = word(words.next(), "METHOD")?.to_ascii_uppercase();
+    let count: usize = number(words.next(), "COUNT")?;
+    for node in nodes {
+        node.inject(
+            FaultRule::new(Fault::ApplyThenDrop)
+                .method(&method)
+                .times(count),
+        );
+    }
+    Ok(String::new())
+}
+
 /// Runs one command line; `Ok(None)` for `quit`.
 fn command(cluster: &TestCluster, line: &str) -> Result<Option<String>, String> {
     let mut words = line.split_whitespace();
@@ -144,19 +163,7 @@ fn command(cluster: &TestCluster, line: &str) -> Result<Option<String>, String> 
             retry_after: None,
         })?,
         "fault-applied" => inject(Fault::ApplyThenStatus)?,
-        "drop" => {
-            let nodes = select(cluster, words.next())?;
-            let method = word(words.next(), "METHOD")?.to_ascii_uppercase();
-            let count: usize = number(words.next(), "COUNT")?;
-            for node in nodes {
-                node.inject(
-                    FaultRule::new(Fault::ApplyThenDrop)
-                        .method(&method)
-                        .times(count),
-                );
-            }
-            String::new()
-        }
+        "drop" => drop_after_applying(cluster, &mut words)?,
         "latency" => {
             let nodes = select(cluster, words.next())?;
             let d = parse_duration(word(words.next(), "DURATION")?)?;

@@ -145,125 +145,88 @@ fn applied_error(text: &str) -> String {
     c.apply(ClientBuilder::default()).unwrap_err().to_string()
 }
 
+/// `text` (after a `hosts` line) is refused naming `key`, the line of the
+/// last line of `text`, and `why`.
+fn refused(text: &str, key: &str, why: &str) {
+    let e = applied_error(&format!("hosts = [\"http://127.0.0.1:1\"]\n{text}\n"));
+    let line = text.lines().count() + 1;
+    assert!(
+        e.contains(&format!("line {line}: {key}: ")) && e.contains(why),
+        "{text}: {e}"
+    );
+    assert!(!e.contains("max_delay") || key == "retry.max_delay", "{e}");
+}
+
 #[test]
 fn values_refused_after_parsing_name_the_key_and_the_line() {
-    let h = "hosts = [\"http://127.0.0.1:1\"]\n";
+    refused(
+        "[timeouts]\noperation = \"1000000000000h\"",
+        "timeouts.operation",
+        "at most one year",
+    );
+    refused(
+        "[timeouts]\nconnect = \"0s\"",
+        "timeouts.connect",
+        "above zero",
+    );
+    refused(
+        "[retry]\ninitial_delay = \"400d\"",
+        "retry.initial_delay",
+        "at most one year",
+    );
+    refused(
+        "[retry]\nmax_delay = \"400d\"",
+        "retry.max_delay",
+        "at most one year",
+    );
+    refused("[retry]\nattempts = 0", "retry.attempts", "at least 1");
+    refused(
+        "[retry_budget]\npercent = nan",
+        "retry_budget.percent",
+        "from 0 to 1",
+    );
+    refused(
+        "[retry_budget]\nmin_per_second = -1",
+        "retry_budget.min_per_second",
+        "0 or more",
+    );
+    refused(
+        "[pool]\nmax_connections_per_node = 0",
+        "pool.max_connections_per_node",
+        "at least 1",
+    );
+    let both = "[pool]\nmax_connections_per_node = 2\nmin_connections_per_node = 3";
+    refused(both, "pool.min_connections_per_node", "exceeds");
+    refused(
+        "[pool]\npurge_unused_after = \"0s\"",
+        "pool.purge_unused_after",
+        "above zero",
+    );
+    refused(
+        "[health]\nunhealthy_after = 0",
+        "health.unhealthy_after",
+        "at least 1",
+    );
+    refused(
+        "[health]\nprobe_interval = \"0ms\"",
+        "health.probe_interval",
+        "above zero",
+    );
+    refused(
+        "[health]\nprobe_path = \"health\"",
+        "health.probe_path",
+        "start with '/'",
+    );
+    refused("database = \"a/b\"", "database", "'/'");
+    refused("fan_out_threads = 0", "fan_out_threads", "at least 1");
+    refused("max_response_bytes = 0", "max_response_bytes", "at least 1");
+    refused("[journal]\npath = \"\"", "journal.path", "must name a file");
     let dir = std::env::temp_dir().join(format!("cc-file-tests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let not_pem = dir.join("not-a-ca.pem");
     std::fs::write(&not_pem, "just text\n").unwrap();
-    for (text, key, line, why) in [
-        (
-            format!("{h}[timeouts]\noperation = \"1000000000000h\"\n"),
-            "timeouts.operation",
-            3,
-            "at most one year",
-        ),
-        (
-            format!("{h}[timeouts]\nconnect = \"0s\"\n"),
-            "timeouts.connect",
-            3,
-            "above zero",
-        ),
-        (
-            format!("{h}[retry]\ninitial_delay = \"400d\"\n"),
-            "retry.initial_delay",
-            3,
-            "at most one year",
-        ),
-        (
-            format!("{h}[retry]\nmax_delay = \"400d\"\n"),
-            "retry.max_delay",
-            3,
-            "at most one year",
-        ),
-        (
-            format!("{h}[retry]\nattempts = 0\n"),
-            "retry.attempts",
-            3,
-            "at least 1",
-        ),
-        (
-            format!("{h}[retry_budget]\npercent = nan\n"),
-            "retry_budget.percent",
-            3,
-            "from 0 to 1",
-        ),
-        (
-            format!("{h}[retry_budget]\nmin_per_second = -1\n"),
-            "retry_budget.min_per_second",
-            3,
-            "0 or more",
-        ),
-        (
-            format!("{h}[pool]\nmax_connections_per_node = 0\n"),
-            "pool.max_connections_per_node",
-            3,
-            "at least 1",
-        ),
-        (
-            format!("{h}[pool]\nmax_connections_per_node = 2\nmin_connections_per_node = 3\n"),
-            "pool.min_connections_per_node",
-            4,
-            "exceeds",
-        ),
-        (
-            format!("{h}[pool]\npurge_unused_after = \"0s\"\n"),
-            "pool.purge_unused_after",
-            3,
-            "above zero",
-        ),
-        (
-            format!("{h}[health]\nunhealthy_after = 0\n"),
-            "health.unhealthy_after",
-            3,
-            "at least 1",
-        ),
-        (
-            format!("{h}[health]\nprobe_interval = \"0ms\"\n"),
-            "health.probe_interval",
-            3,
-            "above zero",
-        ),
-        (
-            format!("{h}[health]\nprobe_path = \"health\"\n"),
-            "health.probe_path",
-            3,
-            "start with '/'",
-        ),
-        (format!("{h}database = \"a/b\"\n"), "database", 2, "'/'"),
-        (
-            format!("{h}fan_out_threads = 0\n"),
-            "fan_out_threads",
-            2,
-            "at least 1",
-        ),
-        (
-            format!("{h}max_response_bytes = 0\n"),
-            "max_response_bytes",
-            2,
-            "at least 1",
-        ),
-        (
-            format!("{h}[journal]\npath = \"\"\n"),
-            "journal.path",
-            3,
-            "must name a file",
-        ),
-        (
-            format!("{h}[tls]\nca_file = {:?}\n", not_pem.to_str().unwrap()),
-            "tls.ca_file",
-            3,
-            "no certificate",
-        ),
-    ] {
-        let e = applied_error(&text);
-        assert!(
-            e.contains(&format!("line {line}: {key}: ")) && e.contains(why),
-            "{text}: {e}"
-        );
-        assert!(!e.contains("max_delay") || key == "retry.max_delay", "{e}");
-    }
+    let ca = format!("[tls]\nca_file = {:?}", not_pem.to_str().unwrap());
+    refused(&ca, "tls.ca_file", "no certificate");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

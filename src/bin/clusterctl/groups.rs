@@ -3,7 +3,7 @@
 use cluster_client::{ClusterClient, Error, HostAddress, Intent, NodeDeletion, NodeRepair};
 use serde_json::json;
 
-use crate::output::{failed_node, json_line, one_line, table, value_or_text, Outcome};
+use crate::output::{failed_node, flat, json_line, one_line, table, value_or_text, Outcome};
 
 pub(crate) fn group_repair(
     client: &ClusterClient,
@@ -16,19 +16,27 @@ pub(crate) fn group_repair(
     let mut nodes = Vec::new();
     let mut failed = Vec::new();
     for (host, r) in &report.nodes {
-        let word = match r {
-            NodeRepair::AlreadyPresent => "already present".to_string(),
-            NodeRepair::AlreadyAbsent => "already absent".to_string(),
-            NodeRepair::Created => "created".to_string(),
-            NodeRepair::Deleted => "deleted".to_string(),
-            NodeRepair::Failed(e) => {
-                failed.push(failed_node(host, &e.to_string()));
-                format!("failed: {}", one_line(&e.to_string()))
-            }
-            _ => "unknown".to_string(),
+        let (word, error) = match r {
+            NodeRepair::AlreadyPresent => ("already present", None),
+            NodeRepair::AlreadyAbsent => ("already absent", None),
+            NodeRepair::Created => ("created", None),
+            NodeRepair::Deleted => ("deleted", None),
+            NodeRepair::Failed(e) => ("failed", Some(e.to_string())),
+            _ => ("unknown", None),
         };
-        nodes.push(json!({ "node": host.as_str(), "result": word }));
-        rows.push(vec![host.to_string(), word]);
+        nodes.push(
+            json!({ "node": host.as_str(), "result": word, "error": error.as_deref().map(flat) }),
+        );
+        rows.push(vec![
+            host.to_string(),
+            match &error {
+                Some(e) => {
+                    failed.push(failed_node(host, e));
+                    format!("failed: {}", one_line(e))
+                }
+                None => word.to_string(),
+            },
+        ]);
     }
     let stdout = if json {
         json_line(&json!({
@@ -119,7 +127,7 @@ pub(crate) fn group_delete(client: &ClusterClient, id: &str, json: bool) -> Resu
             NodeDeletion::Deleted => ("deleted", None),
             NodeDeletion::AlreadyAbsent => ("already absent", None),
             NodeDeletion::Gone => ("gone", None),
-            NodeDeletion::Failed(e) => ("failed", Some(e.to_string())),
+            NodeDeletion::Failed(e) => ("failed", Some(flat(&e.to_string()))),
             _ => ("unknown", None),
         };
         match d {
@@ -196,11 +204,11 @@ pub(crate) fn group_verify(client: &ClusterClient, id: &str, json: bool) -> Resu
                 )
             }
             Err(e) => {
-                let reason = one_line(&e.to_string());
+                let reason = e.to_string();
                 stderr.push(failed_node(node, &reason));
                 (
-                    format!("error: {reason}"),
-                    json!({ "node": node.as_str(), "exists": null, "error": reason }),
+                    format!("error: {}", one_line(&reason)),
+                    json!({ "node": node.as_str(), "exists": null, "error": flat(&reason) }),
                 )
             }
         };

@@ -35,9 +35,10 @@ fn main() -> ExitCode {
     );
     let outcome = match parsed {
         Ok(args) => commands::run(&args),
-        Err(args::Usage(m)) => {
-            output::Outcome::usage(format!("{m}\nTry 'clusterctl --help' for more."))
-        }
+        Err(args::Usage(m)) => output::Outcome::usage_for(
+            format!("{m}\nTry 'clusterctl --help' for more."),
+            wants_json(std::env::args_os().skip(1)),
+        ),
     };
     emit(
         &outcome,
@@ -45,6 +46,12 @@ fn main() -> ExitCode {
         &mut std::io::stderr().lock(),
     );
     ExitCode::from(outcome.code)
+}
+
+/// Whether `--json` is among the options (before any `--`), for a command
+/// line that could not be parsed: its error is then a JSON object too.
+fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--json")
 }
 
 /// Writes what a command produced. A stream that cannot be written (a

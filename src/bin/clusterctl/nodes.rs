@@ -4,7 +4,7 @@ use cluster_client::{ClusterClient, Error, HostAddress, NodeError};
 use serde_json::json;
 
 use crate::commands::{Setup, PROBE_ID};
-use crate::output::{failed_node, json_line, metrics_json, one_line, table, Outcome};
+use crate::output::{failed_node, flat, json_line, metrics_json, table, Outcome};
 
 /// What `nodes` knows of a node's group API. Only what was checked is
 /// claimed: a read-only verify answered 200/404 does not prove the API (a
@@ -72,16 +72,7 @@ pub(crate) fn nodes(
         .map(|(node, answer)| read_only_facts(node, answer))
         .collect();
     if round_trip {
-        let id = format!("__clusterctl_probe_{}__", std::process::id());
-        for f in facts.iter_mut().filter(|f| f.api == ApiCheck::Unchecked) {
-            match probe_round_trip(setup, &f.node, &id) {
-                Ok(()) => f.api = ApiCheck::Proven,
-                Err(why) => {
-                    f.api = ApiCheck::Refuted;
-                    f.reason = Some(format!("does not speak the group API: {why}"));
-                }
-            }
-        }
+        round_trips(setup, &mut facts);
     }
     let m = client.cluster_management();
     let unhealthy = m.unhealthy_nodes();
@@ -114,7 +105,7 @@ pub(crate) fn nodes(
             "group_api": f.api.json(),
             "group_api_checked": matches!(f.api, ApiCheck::Proven | ApiCheck::Refuted),
             "healthy": f.healthy,
-            "error": f.reason.as_deref().map(one_line),
+            "error": f.reason.as_deref().map(flat),
             "metrics": metrics_json(&metrics.get(&f.node).copied().unwrap_or_default()),
         }));
     }
@@ -129,6 +120,54 @@ pub(crate) fn nodes(
         table(&["NODE", "REACHABLE", "GROUP_API", "HEALTH"], &rows)
     };
     Ok(Outcome::checked(stdout, stderr))
+}
+
+/// Round trips run at once at most (each on its own thread, with its own
+/// one-node client).
+const MAX_PARALLEL_ROUND_TRIPS: usize = 16;
+
+/// Runs the round trip on every node whose read-only check was not
+/// conclusive, in parallel (at most [`MAX_PARALLEL_ROUND_TRIPS`] at once),
+/// and records what each proved.
+fn round_trips(setup: &Setup<'_>, facts: &mut [NodeFacts]) {
+    let id = format!("__clusterctl_probe_{}__", std::process::id());
+    let mut todo: Vec<&mut NodeFacts> = facts
+        .iter_mut()
+        .filter(|f| f.api == ApiCheck::Unchecked)
+        .collect();
+    for batch in todo.chunks_mut(MAX_PARALLEL_ROUND_TRIPS) {
+        // Outer `Err`: the round trip could not run (no thread, a panic),
+        // which proves nothing about the node.
+        type Run = Result<Result<(), String>, String>;
+        let results: Vec<Run> = std::thread::scope(|s| {
+            let runs: Vec<_> = batch
+                .iter()
+                .map(|f| {
+                    let (node, id) = (&f.node, id.as_str());
+                    std::thread::Builder::new()
+                        .name("clusterctl-probe".to_string())
+                        .spawn_scoped(s, move || probe_round_trip(setup, node, id))
+                        .map_err(|e| format!("no thread for the round trip: {e}"))
+                })
+                .collect();
+            runs.into_iter()
+                .map(|run| {
+                    run?.join()
+                        .map_err(|_| "the round trip panicked".to_string())
+                })
+                .collect()
+        });
+        for (f, result) in batch.iter_mut().zip(results) {
+            match result {
+                Err(why) => f.reason = Some(format!("round trip not run: {why}")),
+                Ok(Ok(())) => f.api = ApiCheck::Proven,
+                Ok(Err(why)) => {
+                    f.api = ApiCheck::Refuted;
+                    f.reason = Some(format!("does not speak the group API: {why}"));
+                }
+            }
+        }
+    }
 }
 
 /// The facts one answer to the read-only verify gives.
