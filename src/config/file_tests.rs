@@ -242,11 +242,13 @@ fn attempts_and_budget_are_refused_alike_by_file_and_builder() {
         )),
     );
     assert!(e.is_some_and(|e| e.contains("max_attempts must be at least 1")));
-    let e = built(ClientBuilder::default().retry_policy(RetryPolicy::exponential(
-        3,
-        Duration::from_secs(400 * 86_400),
-        Duration::from_secs(1),
-    )));
+    let e = built(
+        ClientBuilder::default().retry_policy(RetryPolicy::exponential(
+            3,
+            Duration::from_secs(400 * 86_400),
+            Duration::from_secs(1),
+        )),
+    );
     assert!(e.is_some_and(|e| e.contains("initial_delay must be at most one year")));
     let e = built(ClientBuilder::default().retry_budget(RetryBudget::new(f64::NAN, 10.0)));
     assert!(e.is_some_and(|e| e.contains("percent must be a number from 0 to 1")));
