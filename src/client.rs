@@ -10,7 +10,9 @@ use crate::admin::ClusterAdmin;
 use crate::cluster::{Cluster, HostResolver, NodeResponse};
 use crate::config::{ClientBuilder, Settings};
 use crate::error::{Error, NodeError, NodeFailure};
-use crate::groups::{self, GroupApi, GroupPresence, Intent, Ledger, RecoveryReport, RepairReport};
+use crate::groups::{
+    self, GroupApi, GroupPresence, Intent, Ledger, NodeDeletion, RecoveryReport, RepairReport,
+};
 use crate::management::ClusterManagement;
 use crate::retry::RetryPolicy;
 
@@ -149,6 +151,17 @@ impl ClusterClient {
     pub fn delete_group_report(&self, id: &str) -> Result<Vec<NodeFailure>, Error> {
         let i = &self.inner;
         groups::delete_group(&i.cluster, &i.group_api, &i.ledger, id)
+    }
+
+    /// As [`delete_group`](Self::delete_group), with what happened on every
+    /// node, in node order: deleted, already absent, gone (an earlier
+    /// unanswered attempt may have deleted it), or failed with its reason.
+    pub fn delete_group_outcomes(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(HostAddress, NodeDeletion)>, Error> {
+        let i = &self.inner;
+        groups::delete_group_outcomes(&i.cluster, &i.group_api, &i.ledger, id)
     }
 
     /// Whether node `host` holds group `id`.

@@ -72,8 +72,8 @@ pub use cluster::{HostResolver, NodeResponse};
 pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{
-    Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeRepair, RecoveredSaga,
-    RecoveryReport, RepairReport, Repaired,
+    Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeDeletion, NodeRepair,
+    RecoveredSaga, RecoveryReport, RepairReport, Repaired,
 };
 pub use management::ClusterManagement;
 pub use node::metrics::{ConnectionPoolMetrics, MetricInfo, MetricKind, POOL_METRICS};

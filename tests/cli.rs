@@ -432,6 +432,15 @@ fn one_config_file_drives_three_nginx_webdav_nodes() {
     // create with 405: only the round trip tells.
     let o = run(&["--config", config.path(), "--api", "reference", "nodes"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    for url in &urls {
+        let out = stdout(&o);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(url.as_str()))
+            .expect("a line per node");
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells[2], "?", "unchecked, never \"yes\": {out}");
+    }
     let o = run(&[
         "--config",
         config.path(),
@@ -640,10 +649,24 @@ fn nodes_shows_reachable_group_api_and_health() {
             .find(|l| l.starts_with(&url))
             .expect("a line per node");
         let cells: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(cells, [url.as_str(), "yes", "yes", "healthy"], "{out}");
+        // A read-only check does not prove the group API: "?" (unchecked).
+        assert_eq!(cells, [url.as_str(), "yes", "?", "healthy"], "{out}");
     }
     let o = ctl(&nodes, &["nodes", "--round-trip"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for url in nodes.urls() {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&url))
+            .expect("a line per node");
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells, [url.as_str(), "yes", "yes", "healthy"], "{out}");
+    }
+    let o = ctl(&nodes, &["--json", "nodes", "--round-trip"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["nodes"][0]["group_api"], true);
+    assert_eq!(json(&o)["nodes"][0]["group_api_checked"], true);
     for n in nodes.nodes() {
         assert!(
             n.groups().is_empty(),
@@ -663,7 +686,9 @@ fn nodes_shows_reachable_group_api_and_health() {
     assert_eq!(v["nodes"][2]["group_api"], Value::Null);
     assert_eq!(v["nodes"][2]["healthy"], false);
     assert_eq!(v["nodes"][0]["reachable"], true);
-    assert_eq!(v["nodes"][0]["group_api"], true);
+    // Unchecked without --round-trip: neither true nor false.
+    assert_eq!(v["nodes"][0]["group_api"], Value::Null);
+    assert_eq!(v["nodes"][0]["group_api_checked"], false);
     assert_eq!(v["nodes"][0]["healthy"], true);
     assert_eq!(
         v["nodes"][0]["metrics"].as_object().map(|m| m.len()),
@@ -872,4 +897,415 @@ fn group_repair_converges_and_recover_finishes_from_the_journal() {
     // Without a journal, recover is a configuration error.
     assert_eq!(code(&ctl(&nodes, &["recover"])), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `clusterctl` with stdout and stderr both pipes whose read end is
+/// already closed (as `clusterctl ... 2>&1 | head -0`).
+fn run_into_closed_pipes(args: &[&str]) -> Output {
+    let (out_read, out_write) = std::io::pipe().expect("pipe");
+    let (err_read, err_write) = std::io::pipe().expect("pipe");
+    drop(out_read);
+    drop(err_read);
+    Command::new(env!("CARGO_BIN_EXE_clusterctl"))
+        .args(args)
+        .env_remove("HOSTS")
+        .env_remove("CLUSTER_CLIENT_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(out_write)
+        .stderr(err_write)
+        .output()
+        .expect("clusterctl runs")
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_normal_exit_code() {
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let hosts = nodes.hosts_csv();
+    for (args, expected) in [
+        (&["--version"][..], 0),
+        (&["--hosts", hosts.as_str(), "group", "verify", "absent"], 1),
+        (
+            &[
+                "--hosts",
+                hosts.as_str(),
+                "--json",
+                "group",
+                "verify",
+                "absent",
+            ],
+            1,
+        ),
+        (&["--hosts", hosts.as_str(), "metrics"], 0),
+        (&["frobnicate"], 2),
+        (&["--hosts", hosts.as_str(), "group", "create", "a/b"], 2),
+    ] {
+        let o = run_into_closed_pipes(args);
+        assert_ne!(code(&o), Some(101), "{args:?} panicked");
+        assert_eq!(code(&o), Some(expected), "{args:?}");
+    }
+}
+
+#[test]
+fn nodes_round_trip_works_with_a_journal_in_the_config_file() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-round-trip-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let journal = dir.join("sagas.journal");
+    let list: Vec<String> = nodes.urls().iter().map(|h| format!("{h:?}")).collect();
+    let config = ConfigFile::new(
+        "round-trip-journal",
+        &format!(
+            "hosts = [{}]\n[journal]\npath = {:?}\n[retry]\nattempts = 1\n",
+            list.join(", "),
+            journal.to_str().expect("UTF-8 path")
+        ),
+    );
+    let o = run(&["--config", config.path(), "nodes", "--round-trip"]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = run(&[
+        "--config",
+        config.path(),
+        "--journal",
+        journal.to_str().expect("UTF-8 path"),
+        "--json",
+        "nodes",
+        "--round-trip",
+    ]);
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(json(&o)["nodes"][1]["group_api"], true);
+    for n in nodes.nodes() {
+        assert!(n.groups().is_empty(), "probe deleted: {:?}", n.groups());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_values_refused_after_parsing_exit_2_naming_key_and_line() {
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let hosts = format!("hosts = [{:?}]\n", nodes.node(0).url());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-config-values-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("bad-ca.pem"), "not a certificate\n").expect("written");
+    let ca = dir.join("bad-ca.pem");
+    let ca = ca.to_str().expect("UTF-8 path");
+    for (name, text, key) in [
+        (
+            "operation",
+            "[timeouts]\noperation = \"1000000000000h\"\n".to_string(),
+            "timeouts.operation",
+        ),
+        (
+            "initial",
+            "[retry]\ninitial_delay = \"400d\"\n".to_string(),
+            "retry.initial_delay",
+        ),
+        (
+            "max-conn",
+            "[pool]\nmax_connections_per_node = 0\n".to_string(),
+            "pool.max_connections_per_node",
+        ),
+        (
+            "connect",
+            "[timeouts]\nconnect = \"0s\"\n".to_string(),
+            "timeouts.connect",
+        ),
+        ("ca", format!("[tls]\nca_file = {ca:?}\n"), "tls.ca_file"),
+        (
+            "journal",
+            "[journal]\npath = \"\"\n".to_string(),
+            "journal.path",
+        ),
+        (
+            "attempts",
+            "[retry]\nattempts = 0\n".to_string(),
+            "retry.attempts",
+        ),
+        (
+            "percent",
+            "[retry_budget]\npercent = nan\n".to_string(),
+            "retry_budget.percent",
+        ),
+        (
+            "secret",
+            "[auth]\npassword_env = \"s3cr3t-Pa55\"\nbasic_user = \"root\"\n".to_string(),
+            "auth.password_env",
+        ),
+    ] {
+        let config = ConfigFile::new(&format!("value-{name}"), &format!("{hosts}{text}"));
+        let o = run(&["--config", config.path(), "group", "create", "g"]);
+        assert_eq!(code(&o), Some(2), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("line 3: {key}: ")), "{name}: {err}");
+        assert!(!err.contains("s3cr3t"), "{name}: {err}");
+        if key != "retry.max_delay" {
+            assert!(!err.contains("max_delay"), "{name}: {err}");
+        }
+    }
+    assert_eq!(nodes.node(0).request_count(), 0, "nothing was sent");
+    // A bare number is seconds in the file, as it is for --timeout.
+    let config = ConfigFile::new("seconds", &format!("{hosts}[timeouts]\noperation = 30\n"));
+    let o = run(&["--config", config.path(), "group", "create", "secs"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn group_delete_tells_deleted_from_already_absent() {
+    let nodes = TestCluster::start(3).expect("nodes start");
+    let o = ctl(&nodes, &["group", "delete", "never-there"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("deleted on 0 of 3 node(s), already absent on 3"),
+        "{out}"
+    );
+    nodes.node(1).insert_group("some");
+    let o = ctl(&nodes, &["--json", "group", "delete", "some"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["deleted_on"], 1);
+    assert_eq!(v["already_absent_on"], 2);
+    assert_eq!(v["nodes"][1]["result"], "deleted");
+    assert_eq!(v["nodes"][0]["result"], "already absent");
+    assert!(nodes.nodes_with_group("some").is_empty());
+}
+
+/// Two free consecutive ports of 127.0.0.1 (free when checked).
+#[cfg(feature = "testkit")]
+fn free_port_pair() -> u16 {
+    use std::net::TcpListener;
+    for _ in 0..200 {
+        let Ok(one) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = one.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if port < 65535 && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no two free consecutive ports");
+}
+
+#[cfg(feature = "testkit")]
+#[test]
+fn cluster_testnodes_listens_on_the_ports_asked_for() {
+    use std::io::{BufRead as _, BufReader};
+    let testnodes = env!("CARGO_BIN_EXE_cluster-testnodes");
+    let base = free_port_pair();
+    let mut child = Command::new(testnodes)
+        .args(["--count", "2", "--port", &base.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cluster-testnodes runs");
+    let mut first = String::new();
+    let out = child.stdout.take().expect("stdout");
+    BufReader::new(out)
+        .read_line(&mut first)
+        .expect("hosts line");
+    let expected = format!("http://127.0.0.1:{base},http://127.0.0.1:{}", base + 1);
+    assert_eq!(first.trim(), expected);
+    // The nodes answer there: clusterctl creates a group on both.
+    let o = run(&["--hosts", &expected, "group", "create", "on-ports"]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    drop(child.stdin.take());
+    assert!(child.wait().expect("ends").success());
+
+    for (args, expected) in [
+        (&["--port", "0"][..], 2),
+        (&["--port", "x"], 2),
+        (&["--count", "2", "--port", "65535"], 1),
+    ] {
+        let o = Command::new(testnodes)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cluster-testnodes runs");
+        assert_eq!(code(&o), Some(expected), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("port"), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn json_is_honoured_on_every_path() {
+    let nodes = TestCluster::start(1).expect("nodes start");
+    let hosts = nodes.hosts_csv();
+    // Bad usage, a bad body file, no hosts, a config error: JSON objects.
+    for (args, expected) in [
+        (&["--json", "frobnicate"][..], 2),
+        (&["--json", "--timeout", "soon", "nodes"], 2),
+        (
+            &[
+                "--hosts",
+                hosts.as_str(),
+                "--json",
+                "request",
+                "POST",
+                "/v1/group/",
+                "--body",
+                "/nonexistent/b.json",
+            ],
+            2,
+        ),
+        (&["--json", "nodes"], 2),
+        (&["--json", "--config", "/nonexistent/c.toml", "nodes"], 2),
+        (
+            &[
+                "--hosts",
+                hosts.as_str(),
+                "--json",
+                "group",
+                "create",
+                "a/b",
+            ],
+            2,
+        ),
+    ] {
+        let o = run(args);
+        assert_eq!(code(&o), Some(expected), "{args:?}: {}", stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["ok"], false, "{args:?}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{args:?}: {v}"
+        );
+    }
+    let v = json(&run(&["--json", "--version"]));
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let v = json(&run(&["--json", "--help"]));
+    assert!(v["usage"]
+        .as_str()
+        .is_some_and(|u| u.contains("Usage: clusterctl")));
+    // `metrics --prometheus` is the one exception: Prometheus text.
+    let o = run(&[
+        "--hosts",
+        hosts.as_str(),
+        "--json",
+        "metrics",
+        "--prometheus",
+    ]);
+    assert_eq!(code(&o), Some(0));
+    assert!(stdout(&o).starts_with('#'), "{}", stdout(&o));
+}
+
+#[test]
+fn json_errors_are_not_cut() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Respond {
+            status: 418,
+            content_type: "text/plain".to_string(),
+            body: "y".repeat(5000).into_bytes(),
+        })
+        .always(),
+    );
+    let o = ctl(&nodes, &["--json", "group", "verify", "g"]);
+    assert_eq!(code(&o), Some(1));
+    let e = json(&o)["nodes"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(e.chars().count() > 200 && !e.ends_with('…'), "{e}");
+    let o = ctl(&nodes, &["--json", "group", "create", "g"]);
+    assert_eq!(code(&o), Some(1));
+    let v = json(&o);
+    let e = v["failed"][0]["error"].as_str().unwrap_or_default();
+    assert!(e.chars().count() > 200 && !e.ends_with('…'), "{v}");
+    let e = v["error"].as_str().unwrap_or_default();
+    assert!(!e.ends_with('…'), "{v}");
+    // stderr stays one line of at most 200 characters per reason.
+    assert!(
+        stderr(&o).lines().all(|l| l.chars().count() <= 300),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn nodes_round_trips_run_in_parallel() {
+    let nodes = TestCluster::start(4).expect("nodes start");
+    for n in nodes.nodes() {
+        n.inject(
+            FaultRule::new(Fault::Delay(std::time::Duration::from_millis(800)))
+                .method("POST")
+                .always(),
+        );
+    }
+    let started = std::time::Instant::now();
+    let o = ctl(&nodes, &["nodes", "--round-trip"]);
+    let took = started.elapsed();
+    assert_eq!(code(&o), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // One after another they take at least 4 × 800 ms.
+    assert!(took < std::time::Duration::from_millis(2800), "{took:?}");
+    for n in nodes.nodes() {
+        assert!(n.groups().is_empty(), "{:?}", n.groups());
+    }
+}
+
+#[test]
+fn an_answer_over_the_size_limit_says_so() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    for n in nodes.nodes() {
+        n.inject(
+            FaultRule::new(Fault::Respond {
+                status: 200,
+                content_type: "text/plain".to_string(),
+                body: vec![b'z'; 5000],
+            })
+            .always(),
+        );
+    }
+    let list: Vec<String> = nodes.urls().iter().map(|h| format!("{h:?}")).collect();
+    let config = ConfigFile::new(
+        "size-limit",
+        &format!(
+            "hosts = [{}]\nmax_response_bytes = 100\n[retry]\nattempts = 1\n",
+            list.join(", ")
+        ),
+    );
+    let o = run(&["--config", config.path(), "request", "GET", "/big"]);
+    assert_eq!(code(&o), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("larger than the size limit (100 bytes"),
+        "{err}"
+    );
+    assert!(!err.contains("no node answered"), "{err}");
+}
+
+#[test]
+fn a_huge_path_is_shortened_on_stderr() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    let path = format!("/{}", "p".repeat(20_000));
+    let o = ctl(&nodes, &["request", "GET", &path]);
+    assert_eq!(code(&o), Some(1));
+    assert!(
+        stderr(&o).lines().all(|l| l.chars().count() <= 400),
+        "{}",
+        stderr(&o)
+    );
+    for n in nodes.nodes() {
+        n.go_down();
+    }
+    let o = ctl(&nodes, &["request", "GET", &path]);
+    assert_eq!(code(&o), Some(1));
+    let err = stderr(&o);
+    assert!(err.lines().all(|l| l.chars().count() <= 400), "{err}");
+    assert!(err.contains("no node answered"), "{err}");
+}
+
+#[test]
+fn no_hosts_hints_where_they_come_from() {
+    let o = run(&["nodes"]);
+    assert_eq!(code(&o), Some(2));
+    let err = stderr(&o);
+    for hint in ["--hosts", "--config", "$HOSTS", "$CLUSTER_CLIENT_CONFIG"] {
+        assert!(err.contains(hint), "{hint}: {err}");
+    }
 }

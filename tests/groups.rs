@@ -511,3 +511,34 @@ fn a_node_given_by_name_is_resolved_and_reused() {
     let m = client.cluster_management().connection_pool_metrics()[&h];
     assert_eq!(m.operations_executed, 40, "{m:?}");
 }
+
+#[test]
+fn delete_outcomes_tell_deleted_from_already_absent() {
+    use cluster_client::NodeDeletion;
+    let nodes = TestCluster::start(4).unwrap();
+    let client = fast_client(&nodes);
+    nodes.node(0).insert_group("d");
+    nodes.node(2).insert_group("d");
+    // Applied, then the connection dropped: the retry finds it gone.
+    nodes.node(2).inject(
+        FaultRule::new(Fault::ApplyThenDrop)
+            .method("DELETE")
+            .times(1),
+    );
+    nodes.node(3).go_down();
+    let outcomes = client.delete_group_outcomes("d").unwrap();
+    let hosts: Vec<String> = outcomes.iter().map(|(h, _)| h.to_string()).collect();
+    assert_eq!(hosts, nodes.urls());
+    assert_eq!(outcomes[0].1, NodeDeletion::Deleted);
+    assert_eq!(outcomes[1].1, NodeDeletion::AlreadyAbsent);
+    assert_eq!(outcomes[2].1, NodeDeletion::Gone);
+    assert!(
+        matches!(outcomes[3].1, NodeDeletion::Failed(_)),
+        "{outcomes:?}"
+    );
+    assert!(nodes.nodes_with_group("d").is_empty());
+    // delete_group_report names the same failed node, and only it.
+    let failed = client.delete_group_report("d").unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].host.as_str(), nodes.node(3).url());
+}

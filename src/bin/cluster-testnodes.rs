@@ -20,9 +20,11 @@ use cluster_client::testkit::{Fault, FaultRule, TestCluster, TestNode};
 const USAGE: &str = "\
 cluster-testnodes: N in-process test nodes on 127.0.0.1, for tests
 
-Usage: cluster-testnodes [--count N] [--api reference|webdav] [--latency DURATION]
+Usage: cluster-testnodes [--count N] [--port BASE] [--api reference|webdav] [--latency DURATION]
 
   --count N        number of nodes (default 3, at most 64)
+  --port BASE      listen on ports BASE, BASE+1, ... (default: random free
+                   ports in 20000..32000)
   --api API        group wire protocol: reference (default) or webdav
   --latency D      delay every answer, e.g. 20ms (default 0)
 
@@ -45,6 +47,8 @@ from standard input, one per line, each answered by one line `ok [...]` or
 /// The command line.
 struct Args {
     count: usize,
+    /// The first node's port; `None`: random free ports.
+    port: Option<u16>,
     webdav: bool,
     latency: Duration,
 }
@@ -52,6 +56,7 @@ struct Args {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut parsed = Args {
         count: 3,
+        port: None,
         webdav: false,
         latency: Duration::ZERO,
     };
@@ -72,6 +77,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 parsed.count = match value.parse() {
                     Ok(n) if (1..=64).contains(&n) => n,
                     _ => return Err(format!("--count {value}: expected 1..=64")),
+                }
+            }
+            "--port" => {
+                parsed.port = match value.parse::<u16>() {
+                    Ok(p) if p > 0 => Some(p),
+                    _ => return Err(format!("--port {value}: expected a port, 1..=65535")),
                 }
             }
             "--api" => {
@@ -111,6 +122,25 @@ fn word<'a>(arg: Option<&'a str>, what: &str) -> Result<&'a str, String> {
     arg.ok_or_else(|| format!("missing {what}"))
 }
 
+/// `drop NODE METHOD COUNT`: the next COUNT METHOD requests are applied,
+/// then their connection is dropped.
+fn drop_after_applying<'a>(
+    cluster: &TestCluster,
+    words: &mut impl Iterator<Item = &'a str>,
+) -> Result<String, String> {
+    let nodes = select(cluster, words.next())?;
+    let method = word(words.next(), "METHOD")?.to_ascii_uppercase();
+    let count: usize = number(words.next(), "COUNT")?;
+    for node in nodes {
+        node.inject(
+            FaultRule::new(Fault::ApplyThenDrop)
+                .method(&method)
+                .times(count),
+        );
+    }
+    Ok(String::new())
+}
+
 /// Runs one command line; `Ok(None)` for `quit`.
 fn command(cluster: &TestCluster, line: &str) -> Result<Option<String>, String> {
     let mut words = line.split_whitespace();
@@ -133,19 +163,7 @@ fn command(cluster: &TestCluster, line: &str) -> Result<Option<String>, String> 
             retry_after: None,
         })?,
         "fault-applied" => inject(Fault::ApplyThenStatus)?,
-        "drop" => {
-            let nodes = select(cluster, words.next())?;
-            let method = word(words.next(), "METHOD")?.to_ascii_uppercase();
-            let count: usize = number(words.next(), "COUNT")?;
-            for node in nodes {
-                node.inject(
-                    FaultRule::new(Fault::ApplyThenDrop)
-                        .method(&method)
-                        .times(count),
-                );
-            }
-            String::new()
-        }
+        "drop" => drop_after_applying(cluster, &mut words)?,
         "latency" => {
             let nodes = select(cluster, words.next())?;
             let d = parse_duration(word(words.next(), "DURATION")?)?;
@@ -209,7 +227,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cluster = match TestCluster::start(args.count) {
+    let started = match args.port {
+        Some(base) => TestCluster::start_on_ports(base, args.count),
+        None => TestCluster::start(args.count),
+    };
+    let cluster = match started {
         Ok(c) => c,
         Err(e) => {
             eprintln!("cluster-testnodes: cannot start nodes: {e}");

@@ -47,10 +47,23 @@ impl Cluster {
                 status: answer.status,
                 body: answer.body,
             }),
-            Some(Err(failure)) => Err(Error::Request {
-                message: format!("{method} {} got no answer from any node", op.path),
-                attempts: failure.attempts,
-            }),
+            Some(Err(failure)) => {
+                // An answer over the size limit is an answer: say so.
+                let too_large = !failure.attempts.is_empty()
+                    && failure
+                        .attempts
+                        .iter()
+                        .all(|a| matches!(a.error, NodeError::BodyTooLarge { .. }));
+                let message = if too_large {
+                    format!("{method} {}: every answer was too large", op.path)
+                } else {
+                    format!("{method} {} got no answer from any node", op.path)
+                };
+                Err(Error::Request {
+                    message,
+                    attempts: failure.attempts,
+                })
+            }
         }
     }
 

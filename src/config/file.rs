@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::rules;
 use super::values::{GroupApiSetting, HostsSetting, Humane, PurgeAfter};
 use super::ClientBuilder;
 use crate::address::HostAddress;
 use crate::cluster::HostResolver;
 use crate::error::Error;
-use crate::retry::{RetryBudget, RetryPolicy};
+use crate::retry::{check_min_per_second, check_percent, RetryBudget, RetryPolicy};
 
 /// A parsed configuration file (see the README's "Configuration file").
 ///
@@ -40,10 +41,10 @@ use crate::retry::{RetryBudget, RetryPolicy};
 pub struct ClientConfig {
     hosts: Option<HostsSetting>,
     host_resolver: Option<ResolverName>,
-    group_api: Option<GroupApiSetting>,
-    database: Option<String>,
-    fan_out_threads: Option<usize>,
-    max_response_bytes: Option<usize>,
+    group_api: Option<Spanned<GroupApiSetting>>,
+    database: Option<Spanned<String>>,
+    fan_out_threads: Option<Spanned<usize>>,
+    max_response_bytes: Option<Spanned<usize>>,
     use_env_proxy: Option<bool>,
     retry: Option<RetrySection>,
     retry_budget: Option<BudgetSection>,
@@ -81,6 +82,12 @@ impl Origin {
         Error::InvalidConfig(format!("{}: line {line}: {key}: {why}", self.name()))
     }
 
+    /// `rule`'s verdict on the value at `spanned`, as an error naming `key`
+    /// and the value's line.
+    fn check<T>(&self, key: &str, spanned: &Spanned<T>, rule: rules::Rule) -> Result<(), Error> {
+        rule.map_err(|why| self.error(key, spanned.span(), &why))
+    }
+
     /// A path in the file, relative to the file's folder.
     fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
@@ -94,41 +101,41 @@ impl Origin {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RetrySection {
-    attempts: Option<u32>,
-    initial_delay: Option<Humane>,
-    max_delay: Option<Humane>,
+    attempts: Option<Spanned<u32>>,
+    initial_delay: Option<Spanned<Humane>>,
+    max_delay: Option<Spanned<Humane>>,
     jitter: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BudgetSection {
-    percent: Option<f64>,
-    min_per_second: Option<f64>,
+    percent: Option<Spanned<f64>>,
+    min_per_second: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TimeoutsSection {
-    connect: Option<Humane>,
-    request: Option<Humane>,
-    operation: Option<Humane>,
+    connect: Option<Spanned<Humane>>,
+    request: Option<Spanned<Humane>>,
+    operation: Option<Spanned<Humane>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PoolSection {
-    max_connections_per_node: Option<usize>,
-    min_connections_per_node: Option<usize>,
-    purge_unused_after: Option<PurgeAfter>,
+    max_connections_per_node: Option<Spanned<usize>>,
+    min_connections_per_node: Option<Spanned<usize>>,
+    purge_unused_after: Option<Spanned<PurgeAfter>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HealthSection {
-    unhealthy_after: Option<u32>,
-    probe_interval: Option<Humane>,
-    probe_path: Option<String>,
+    unhealthy_after: Option<Spanned<u32>>,
+    probe_interval: Option<Spanned<Humane>>,
+    probe_path: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,7 +159,7 @@ struct TlsSection {
 #[serde(deny_unknown_fields)]
 struct JournalSection {
     /// The saga journal's file, relative to the config file.
-    path: Option<String>,
+    path: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,8 +232,10 @@ impl ClientConfig {
 
     /// Applies every key the file sets to `builder`; what it does not set
     /// stays as it was. Secrets are read from the environment variables the
-    /// file names.
+    /// file names. A value refused by the rule its builder setting follows
+    /// is an error naming the key and its line.
     pub(super) fn apply(&self, mut b: ClientBuilder) -> Result<ClientBuilder, Error> {
+        let o = &self.origin;
         if let Some(hosts) = self.hosts() {
             b.hosts = hosts;
         }
@@ -238,26 +247,83 @@ impl ClientConfig {
             };
         }
         if let Some(api) = &self.group_api {
-            b.group_api = api.0.clone();
+            let rule = api.get_ref().0.validate().map_err(|e| match e {
+                Error::InvalidConfig(why) => why,
+                other => other.to_string(),
+            });
+            o.check("group_api", api, rule)?;
+            b.group_api = api.get_ref().0.clone();
         }
         if let Some(db) = &self.database {
-            b.database = Some(db.clone());
+            o.check("database", db, rules::database(db.get_ref()))?;
+            b.database = Some(db.get_ref().clone());
         }
-        if let Some(n) = self.fan_out_threads {
-            b.fan_out_threads = Some(n);
+        if let Some(n) = &self.fan_out_threads {
+            o.check(
+                "fan_out_threads",
+                n,
+                rules::at_least_one(*n.get_ref() as u64),
+            )?;
+            b.fan_out_threads = Some(*n.get_ref());
         }
-        if let Some(n) = self.max_response_bytes {
-            b.max_response_bytes = n;
+        if let Some(n) = &self.max_response_bytes {
+            o.check(
+                "max_response_bytes",
+                n,
+                rules::at_least_one(*n.get_ref() as u64),
+            )?;
+            b.max_response_bytes = *n.get_ref();
         }
         if let Some(yes) = self.use_env_proxy {
             b.proxy_from_env = yes;
         }
+        b = self.apply_retry(b)?;
+        b = self.apply_timeouts(b)?;
+        b = self.apply_pool(b)?;
+        b = self.apply_health(b)?;
+        if let Some(p) = self.journal.as_ref().and_then(|j| j.path.as_ref()) {
+            o.check(
+                "journal.path",
+                p,
+                rules::journal_path(p.get_ref().trim().as_ref()),
+            )?;
+            b.journal = Some(o.resolve(p.get_ref()));
+        }
+        if let Some(a) = &self.auth {
+            b = self.apply_auth(a, b)?;
+        }
+        if let Some(ca) = self.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
+            b.root_certs_pem = Some(self.ca_file(ca)?);
+        }
+        Ok(b)
+    }
+
+    /// `[retry]` and `[retry_budget]`.
+    fn apply_retry(&self, mut b: ClientBuilder) -> Result<ClientBuilder, Error> {
+        let o = &self.origin;
         if let Some(r) = &self.retry {
+            if let Some(n) = &r.attempts {
+                o.check("retry.attempts", n, rules::attempts(*n.get_ref()))?;
+            }
+            for (key, d) in [
+                ("retry.initial_delay", &r.initial_delay),
+                ("retry.max_delay", &r.max_delay),
+            ] {
+                if let Some(d) = d {
+                    o.check(key, d, rules::delay(d.get_ref().0))?;
+                }
+            }
             let p = &b.policy;
             let mut policy = RetryPolicy::exponential(
-                r.attempts.unwrap_or(p.max_attempts()),
-                r.initial_delay.map_or(p.initial_delay(), |d| d.0),
-                r.max_delay.map_or(p.max_delay(), |d| d.0),
+                r.attempts
+                    .as_ref()
+                    .map_or(p.attempts_as_given(), |n| *n.get_ref()),
+                r.initial_delay
+                    .as_ref()
+                    .map_or(p.initial_delay(), |d| d.get_ref().0),
+                r.max_delay
+                    .as_ref()
+                    .map_or(p.max_delay(), |d| d.get_ref().0),
             );
             if !r.jitter.unwrap_or(p.jitter()) {
                 policy = policy.without_jitter();
@@ -265,76 +331,136 @@ impl ClientConfig {
             b.policy = policy;
         }
         if let Some(r) = &self.retry_budget {
+            if let Some(p) = &r.percent {
+                o.check("retry_budget.percent", p, check_percent(*p.get_ref()))?;
+            }
+            if let Some(m) = &r.min_per_second {
+                o.check(
+                    "retry_budget.min_per_second",
+                    m,
+                    check_min_per_second(*m.get_ref()),
+                )?;
+            }
             b.budget = Some(RetryBudget::new(
-                r.percent.unwrap_or(0.2),
-                r.min_per_second.unwrap_or(10.0),
+                r.percent.as_ref().map_or(0.2, |p| *p.get_ref()),
+                r.min_per_second.as_ref().map_or(10.0, |m| *m.get_ref()),
             ));
-        }
-        if let Some(t) = &self.timeouts {
-            if let Some(d) = t.connect {
-                b.connect_timeout = d.0;
-            }
-            if let Some(d) = t.request {
-                b.request_timeout = d.0;
-            }
-            if let Some(d) = t.operation {
-                b.operation_timeout = d.0;
-            }
-        }
-        if let Some(p) = &self.pool {
-            if let Some(n) = p.max_connections_per_node {
-                b.max_connections = n;
-            }
-            if let Some(n) = p.min_connections_per_node {
-                b.min_connections = n;
-            }
-            if let Some(d) = p.purge_unused_after {
-                b.purge_after = d.0;
-            }
-        }
-        if let Some(h) = &self.health {
-            if let Some(n) = h.unhealthy_after {
-                b.unhealthy_after = n;
-            }
-            if let Some(d) = h.probe_interval {
-                b.probe_interval = d.0;
-            }
-            if let Some(p) = &h.probe_path {
-                b.probe_path = p.clone();
-            }
-        }
-        if let Some(p) = self.journal.as_ref().and_then(|j| j.path.as_ref()) {
-            b.journal = Some(self.origin.resolve(p));
-        }
-        if let Some(a) = &self.auth {
-            b = self.apply_auth(a, b)?;
-        }
-        if let Some(ca) = self.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
-            let path = self.origin.resolve(ca.get_ref());
-            let pem = std::fs::read(&path).map_err(|e| {
-                self.origin.error(
-                    "tls.ca_file",
-                    ca.span(),
-                    &format!("{} cannot be read: {e}", path.display()),
-                )
-            })?;
-            b.root_certs_pem = Some(pem);
         }
         Ok(b)
     }
 
+    /// `[timeouts]`.
+    fn apply_timeouts(&self, mut b: ClientBuilder) -> Result<ClientBuilder, Error> {
+        let Some(t) = &self.timeouts else {
+            return Ok(b);
+        };
+        for (key, d, slot) in [
+            ("timeouts.connect", &t.connect, &mut b.connect_timeout),
+            ("timeouts.request", &t.request, &mut b.request_timeout),
+            ("timeouts.operation", &t.operation, &mut b.operation_timeout),
+        ] {
+            if let Some(d) = d {
+                self.origin.check(key, d, rules::duration(d.get_ref().0))?;
+                *slot = d.get_ref().0;
+            }
+        }
+        Ok(b)
+    }
+
+    /// `[pool]`.
+    fn apply_pool(&self, mut b: ClientBuilder) -> Result<ClientBuilder, Error> {
+        let Some(p) = &self.pool else {
+            return Ok(b);
+        };
+        let o = &self.origin;
+        if let Some(n) = &p.max_connections_per_node {
+            let rule = rules::at_least_one(*n.get_ref() as u64);
+            o.check("pool.max_connections_per_node", n, rule)?;
+            b.max_connections = *n.get_ref();
+        }
+        if let Some(n) = &p.min_connections_per_node {
+            if p.max_connections_per_node.is_some() && *n.get_ref() > b.max_connections {
+                return Err(o.error(
+                    "pool.min_connections_per_node",
+                    n.span(),
+                    "exceeds pool.max_connections_per_node",
+                ));
+            }
+            b.min_connections = *n.get_ref();
+        }
+        if let Some(d) = &p.purge_unused_after {
+            if let Some(age) = d.get_ref().0 {
+                let rule = rules::duration(age).map_err(|why| format!("{why} (or \"never\")"));
+                o.check("pool.purge_unused_after", d, rule)?;
+            }
+            b.purge_after = d.get_ref().0;
+        }
+        Ok(b)
+    }
+
+    /// `[health]`.
+    fn apply_health(&self, mut b: ClientBuilder) -> Result<ClientBuilder, Error> {
+        let Some(h) = &self.health else {
+            return Ok(b);
+        };
+        let o = &self.origin;
+        if let Some(n) = &h.unhealthy_after {
+            o.check(
+                "health.unhealthy_after",
+                n,
+                rules::at_least_one((*n.get_ref()).into()),
+            )?;
+            b.unhealthy_after = *n.get_ref();
+        }
+        if let Some(d) = &h.probe_interval {
+            o.check("health.probe_interval", d, rules::duration(d.get_ref().0))?;
+            b.probe_interval = d.get_ref().0;
+        }
+        if let Some(p) = &h.probe_path {
+            o.check("health.probe_path", p, rules::probe_path(p.get_ref()))?;
+            b.probe_path = p.get_ref().clone();
+        }
+        Ok(b)
+    }
+
+    /// `tls.ca_file`: read and checked now, so a file that cannot serve is
+    /// named with its key and line.
+    fn ca_file(&self, ca: &Spanned<String>) -> Result<Vec<u8>, Error> {
+        let path = self.origin.resolve(ca.get_ref());
+        let pem = std::fs::read(&path).map_err(|e| {
+            self.origin.error(
+                "tls.ca_file",
+                ca.span(),
+                &format!("{} cannot be read: {e}", path.display()),
+            )
+        })?;
+        let rule = crate::transport::check_root_certs_pem(&pem)
+            .map_err(|why| format!("{}: {why}", path.display()));
+        self.origin.check("tls.ca_file", ca, rule)?;
+        Ok(pem)
+    }
+
     fn apply_auth(&self, a: &AuthSection, b: ClientBuilder) -> Result<ClientBuilder, Error> {
         let secret = |key: &str, var: &Spanned<String>| {
-            std::env::var(var.get_ref()).map_err(|_| {
-                self.origin.error(
-                    key,
-                    var.span(),
-                    &format!(
-                        "the environment variable {:?} is not set (secrets are never written in the file)",
-                        var.get_ref()
-                    ),
+            let name = var.get_ref();
+            // A name that may be the secret itself is never echoed.
+            let why = if rules::shows_as_variable_name(name) {
+                format!(
+                    "the environment variable {name:?} is not set \
+                     (secrets are never written in the file)"
                 )
-            })
+            } else {
+                "the environment variable it names is not set; the name is not shown, as \
+                 it does not look like one (e.g. CLUSTER_PASSWORD): is it the secret itself? \
+                 Secrets are never written in the file"
+                    .to_string()
+            };
+            let value = if name.is_empty() || name.contains(['=', '\0']) {
+                None
+            } else {
+                std::env::var(name).ok()
+            };
+            value.ok_or_else(|| self.origin.error(key, var.span(), &why))
         };
         match (&a.basic_user, &a.password_env, &a.bearer_token_env) {
             (Some(user), Some(var), None) => {

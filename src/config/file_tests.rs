@@ -129,3 +129,173 @@ fn a_missing_file_fails_at_build() {
         .to_string();
     assert!(e.contains("/nonexistent/cluster-client.toml"), "{e}");
 }
+
+#[test]
+fn without_journal_drops_the_files_journal() {
+    let c = ClientConfig::from_toml("hosts = [\"http://127.0.0.1:1\"]\n[journal]\npath = \"j\"\n")
+        .unwrap();
+    let b = ClientBuilder::default().config(c);
+    assert!(b.journal.is_some());
+    assert!(b.without_journal().journal.is_none());
+}
+
+/// The error of applying `text` (it parses).
+fn applied_error(text: &str) -> String {
+    let c = ClientConfig::from_toml(text).unwrap();
+    c.apply(ClientBuilder::default()).unwrap_err().to_string()
+}
+
+/// `text` (after a `hosts` line) is refused naming `key`, the line of the
+/// last line of `text`, and `why`.
+fn refused(text: &str, key: &str, why: &str) {
+    let e = applied_error(&format!("hosts = [\"http://127.0.0.1:1\"]\n{text}\n"));
+    let line = text.lines().count() + 1;
+    assert!(
+        e.contains(&format!("line {line}: {key}: ")) && e.contains(why),
+        "{text}: {e}"
+    );
+    assert!(!e.contains("max_delay") || key == "retry.max_delay", "{e}");
+}
+
+#[test]
+fn values_refused_after_parsing_name_the_key_and_the_line() {
+    refused(
+        "[timeouts]\noperation = \"1000000000000h\"",
+        "timeouts.operation",
+        "at most one year",
+    );
+    refused(
+        "[timeouts]\nconnect = \"0s\"",
+        "timeouts.connect",
+        "above zero",
+    );
+    refused(
+        "[retry]\ninitial_delay = \"400d\"",
+        "retry.initial_delay",
+        "at most one year",
+    );
+    refused(
+        "[retry]\nmax_delay = \"400d\"",
+        "retry.max_delay",
+        "at most one year",
+    );
+    refused("[retry]\nattempts = 0", "retry.attempts", "at least 1");
+    refused(
+        "[retry_budget]\npercent = nan",
+        "retry_budget.percent",
+        "from 0 to 1",
+    );
+    refused(
+        "[retry_budget]\nmin_per_second = -1",
+        "retry_budget.min_per_second",
+        "0 or more",
+    );
+    refused(
+        "[pool]\nmax_connections_per_node = 0",
+        "pool.max_connections_per_node",
+        "at least 1",
+    );
+    let both = "[pool]\nmax_connections_per_node = 2\nmin_connections_per_node = 3";
+    refused(both, "pool.min_connections_per_node", "exceeds");
+    refused(
+        "[pool]\npurge_unused_after = \"0s\"",
+        "pool.purge_unused_after",
+        "above zero",
+    );
+    refused(
+        "[health]\nunhealthy_after = 0",
+        "health.unhealthy_after",
+        "at least 1",
+    );
+    refused(
+        "[health]\nprobe_interval = \"0ms\"",
+        "health.probe_interval",
+        "above zero",
+    );
+    refused(
+        "[health]\nprobe_path = \"health\"",
+        "health.probe_path",
+        "start with '/'",
+    );
+    refused("database = \"a/b\"", "database", "'/'");
+    refused("fan_out_threads = 0", "fan_out_threads", "at least 1");
+    refused("max_response_bytes = 0", "max_response_bytes", "at least 1");
+    refused("[journal]\npath = \"\"", "journal.path", "must name a file");
+    let dir = std::env::temp_dir().join(format!("cc-file-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_pem = dir.join("not-a-ca.pem");
+    std::fs::write(&not_pem, "just text\n").unwrap();
+    let ca = format!("[tls]\nca_file = {:?}", not_pem.to_str().unwrap());
+    refused(&ca, "tls.ca_file", "no certificate");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn attempts_and_budget_are_refused_alike_by_file_and_builder() {
+    let hosts = ["http://127.0.0.1:1"];
+    let built = |b: ClientBuilder| b.hosts(hosts).settings().err().map(|e| e.to_string());
+    let e = built(
+        ClientBuilder::default().retry_policy(RetryPolicy::exponential(
+            0,
+            Duration::from_millis(1),
+            Duration::from_millis(2),
+        )),
+    );
+    assert!(e.is_some_and(|e| e.contains("max_attempts must be at least 1")));
+    let e = built(
+        ClientBuilder::default().retry_policy(RetryPolicy::exponential(
+            3,
+            Duration::from_secs(400 * 86_400),
+            Duration::from_secs(1),
+        )),
+    );
+    assert!(e.is_some_and(|e| e.contains("initial_delay must be at most one year")));
+    let e = built(ClientBuilder::default().retry_budget(RetryBudget::new(f64::NAN, 10.0)));
+    assert!(e.is_some_and(|e| e.contains("percent must be a number from 0 to 1")));
+    let e = built(ClientBuilder::default().retry_budget(RetryBudget::new(0.2, f64::NAN)));
+    assert!(e.is_some_and(|e| e.contains("min_per_second")));
+    assert!(built(ClientBuilder::default().retry_budget(RetryBudget::unlimited())).is_none());
+    assert!(applied_error("[retry]\nattempts = 0\n").contains("retry.attempts"));
+    assert!(applied_error("[retry_budget]\npercent = nan\n").contains("retry_budget.percent"));
+    let c =
+        ClientConfig::from_toml("[retry_budget]\npercent = 1.0\nmin_per_second = inf\n").unwrap();
+    assert!(c.apply(ClientBuilder::default()).is_ok());
+}
+
+#[test]
+fn a_number_of_seconds_is_a_duration() {
+    let timeout = |v: &str| {
+        let c = ClientConfig::from_toml(&format!("[timeouts]\noperation = {v}\n"))?;
+        c.apply(ClientBuilder::default())
+            .map(|b| b.operation_timeout)
+    };
+    assert_eq!(timeout("30").unwrap(), Duration::from_secs(30));
+    assert_eq!(timeout("\"30\"").unwrap(), Duration::from_secs(30));
+    assert_eq!(timeout("0.5").unwrap(), Duration::from_millis(500));
+    assert_eq!(timeout("\"30s\"").unwrap(), Duration::from_secs(30));
+    for bad in ["-1", "nan", "1e300", "\"-1\""] {
+        let e = timeout(bad).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2") && e.contains("timeouts.operation"),
+            "{bad}: {e}"
+        );
+    }
+    let e = timeout("0").unwrap_err().to_string();
+    assert!(e.contains("above zero"), "{e}");
+}
+
+#[test]
+fn a_password_env_that_looks_like_a_secret_is_not_echoed() {
+    let e = applied_error("[auth]\nbasic_user = \"root\"\npassword_env = \"hunter2\"\n");
+    assert!(
+        e.contains("line 3") && e.contains("auth.password_env") && !e.contains("hunter2"),
+        "{e}"
+    );
+    let e = applied_error("[auth]\nbearer_token_env = \"eyJhbGciOi.J9=x\"\n");
+    assert!(
+        e.contains("auth.bearer_token_env") && !e.contains("eyJhbGciOi"),
+        "{e}"
+    );
+    let e = applied_error("[auth]\nbasic_user = \"root\"\npassword_env = \"CC_TEST_NOT_SET_9\"\n");
+    assert!(e.contains("\"CC_TEST_NOT_SET_9\" is not set"), "{e}");
+}

@@ -5,6 +5,7 @@
 
 mod duration;
 mod file;
+mod rules;
 mod values;
 
 use std::fmt;
@@ -14,7 +15,6 @@ use std::time::Duration;
 pub use self::duration::parse_duration;
 pub use self::file::ClientConfig;
 
-use crate::address::validate_group_id;
 use crate::address::HostAddress;
 use crate::client::ClusterClient;
 use crate::cluster::{Callbacks, HostResolver};
@@ -317,78 +317,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps no saga journal, even if a configuration file named one: for a
+    /// short-lived helper client beside the one that holds the journal's
+    /// lock (one client per journal).
+    pub fn without_journal(mut self) -> Self {
+        self.journal = None;
+        self
+    }
+
     /// Checks the settings and starts the client (its background thread included).
     pub fn build(self) -> Result<ClusterClient, Error> {
         ClusterClient::start(self.settings()?)
     }
 
     /// Checks every setting: anything that would fail later fails here.
-    pub(crate) fn settings(self) -> Result<Settings, Error> {
-        if let Some(e) = self.config_error {
+    pub(crate) fn settings(mut self) -> Result<Settings, Error> {
+        if let Some(e) = self.config_error.take() {
             return Err(e);
         }
-        let hosts = self.hosts?;
+        let hosts = std::mem::replace(&mut self.hosts, Err(Error::NoHosts))?;
+        check_values(&self)?;
         let invalid = |m: &str| Err(Error::InvalidConfig(m.to_string()));
-        if self.max_connections == 0 {
-            return invalid("max_connections_per_node must be at least 1");
-        }
-        if self.min_connections > self.max_connections {
-            return invalid("min_connections_per_node exceeds max_connections_per_node");
-        }
-        // Longer than this, a setting is a mistake, and it would overflow
-        // `Instant` arithmetic (e.g. `Duration::MAX`).
-        const LONGEST: Duration = Duration::from_secs(365 * 86_400);
-        for (name, d) in [
-            ("connect_timeout", self.connect_timeout),
-            ("request_timeout", self.request_timeout),
-            ("operation_timeout", self.operation_timeout),
-            ("probe_interval", self.probe_interval),
-            (
-                "purge_unused_connections_after",
-                self.purge_after.unwrap_or(Duration::from_secs(1)),
-            ),
-        ] {
-            if d.is_zero() {
-                return Err(Error::InvalidConfig(format!(
-                    "{name} must be above zero{}",
-                    if name.starts_with("purge") {
-                        " (or None)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-            if d > LONGEST {
-                return Err(Error::InvalidConfig(format!(
-                    "{name} must be at most one year (got {d:?})"
-                )));
-            }
-        }
-        if self.policy.max_delay() > LONGEST {
-            return invalid("the retry policy's max_delay must be at most one year");
-        }
-        self.group_api.validate()?;
-        if self.max_response_bytes == 0 {
-            return invalid("max_response_bytes must be at least 1");
-        }
-        if self.unhealthy_after == 0 {
-            return invalid("unhealthy_after must be at least 1");
-        }
-        if !self.probe_path.starts_with('/')
-            || self.probe_path.chars().any(|c| c.is_control() || c == ' ')
-        {
-            return Err(Error::InvalidConfig(format!(
-                "probe_path {:?} must start with '/' and hold no spaces or control characters",
-                self.probe_path
-            )));
-        }
-        if let Some(db) = &self.database {
-            if validate_group_id(db, false).is_err() {
-                return invalid(
-                    "database name must be 1-255 bytes without '/', '\\' or control characters",
-                );
-            }
-        }
         let fan_out_threads = match self.fan_out_threads {
             Some(0) => return invalid("fan_out_threads must be at least 1"),
             Some(n) => n.min(256),
@@ -440,6 +389,73 @@ impl ClientBuilder {
             tick: tick.max(Duration::from_millis(1)),
         })
     }
+}
+
+/// The settings' values, each by the rule the config file applies to its
+/// key too ([`rules`]); errors name the builder's setting.
+fn check_values(b: &ClientBuilder) -> Result<(), Error> {
+    let named = |name: &str, rule: rules::Rule| {
+        rule.map_err(|why| Error::InvalidConfig(format!("{name} {why}")))
+    };
+    named(
+        "max_connections_per_node",
+        rules::at_least_one(b.max_connections as u64),
+    )?;
+    if b.min_connections > b.max_connections {
+        return Err(Error::InvalidConfig(
+            "min_connections_per_node exceeds max_connections_per_node".to_string(),
+        ));
+    }
+    for (name, d) in [
+        ("connect_timeout", b.connect_timeout),
+        ("request_timeout", b.request_timeout),
+        ("operation_timeout", b.operation_timeout),
+        ("probe_interval", b.probe_interval),
+    ] {
+        named(name, rules::duration(d))?;
+    }
+    if let Some(d) = b.purge_after {
+        let rule = rules::duration(d).map_err(|why| format!("{why} (or None)"));
+        named("purge_unused_connections_after", rule)?;
+    }
+    named(
+        "the retry policy's max_attempts",
+        rules::attempts(b.policy.attempts_as_given()),
+    )?;
+    named(
+        "the retry policy's initial_delay",
+        rules::delay(b.policy.initial_delay()),
+    )?;
+    named(
+        "the retry policy's max_delay",
+        rules::delay(b.policy.max_delay()),
+    )?;
+    if let Some(why) = b.budget.as_ref().and_then(RetryBudget::refused) {
+        return Err(Error::InvalidConfig(format!("the retry budget's {why}")));
+    }
+    b.group_api.validate()?;
+    named(
+        "max_response_bytes",
+        rules::at_least_one(b.max_response_bytes as u64),
+    )?;
+    named(
+        "unhealthy_after",
+        rules::at_least_one(b.unhealthy_after.into()),
+    )?;
+    named("probe_path", rules::probe_path(&b.probe_path))?;
+    if let Some(db) = &b.database {
+        named("database name", rules::database(db))?;
+    }
+    if let Some(pem) = &b.root_certs_pem {
+        named(
+            "root certificate PEM",
+            crate::transport::check_root_certs_pem(pem),
+        )?;
+    }
+    if let Some(j) = &b.journal {
+        named("journal path", rules::journal_path(j))?;
+    }
+    Ok(())
 }
 
 /// Every setting, checked: what the cluster starts from.

@@ -10,16 +10,54 @@ use serde::Deserialize;
 
 use crate::groups::{GroupApi, GroupEndpoint};
 
-/// A duration written the humane way (`"250ms"`).
+/// A duration written the humane way (`"250ms"`), or a bare number of
+/// seconds (`30`, `0.5`, `"30"`), as clusterctl's `--timeout` takes it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Humane(pub(super) Duration);
 
+/// `text` as a humane duration, where a bare number is seconds.
+fn humane(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return super::parse_duration(&format!("{t}s"))
+            .map_err(|e| format!("{e}; a bare number is seconds"));
+    }
+    super::parse_duration(text)
+}
+
+/// A TOML number as seconds.
+fn seconds(n: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(n).map_err(|_| {
+        format!("invalid duration {n}: a number is seconds, from 0 up (or write e.g. \"250ms\", \"2s\")")
+    })
+}
+
+struct HumaneVisitor;
+
+impl Visitor<'_> for HumaneVisitor {
+    type Value = Duration;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration such as \"250ms\", \"2s\", \"1m\", or a number of seconds")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+        humane(v).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+        u64::try_from(v)
+            .map(Duration::from_secs)
+            .map_err(|_| E::custom(format!("invalid duration {v}: it must not be negative")))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+        Ok(Duration::from_secs(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
+        seconds(v).map_err(E::custom)
+    }
+}
+
 impl<'de> Deserialize<'de> for Humane {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_duration(&text)
-            .map(Humane)
-            .map_err(de::Error::custom)
+        d.deserialize_any(HumaneVisitor).map(Humane)
     }
 }
 
@@ -27,15 +65,35 @@ impl<'de> Deserialize<'de> for Humane {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct PurgeAfter(pub(super) Option<Duration>);
 
+struct PurgeVisitor;
+
+impl Visitor<'_> for PurgeVisitor {
+    type Value = Option<Duration>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration such as \"60s\", a number of seconds, or \"never\"")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        if v.trim() == "never" {
+            return Ok(None);
+        }
+        humane(v)
+            .map(Some)
+            .map_err(|e| E::custom(format!("{e}, or \"never\"")))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        HumaneVisitor.visit_i64(v).map(Some)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(Duration::from_secs(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        HumaneVisitor.visit_f64(v).map(Some)
+    }
+}
+
 impl<'de> Deserialize<'de> for PurgeAfter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.trim() == "never" {
-            return Ok(PurgeAfter(None));
-        }
-        super::parse_duration(&text)
-            .map(|d| PurgeAfter(Some(d)))
-            .map_err(|e| de::Error::custom(format!("{e}, or \"never\"")))
+        d.deserialize_any(PurgeVisitor).map(PurgeAfter)
     }
 }
 

@@ -328,29 +328,75 @@ fn rollback(
     )
 }
 
+/// What a delete did on one node, in node order
+/// ([`ClusterClient::delete_group_outcomes`](crate::ClusterClient::delete_group_outcomes)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeDeletion {
+    /// It answered a `done` status: it held the group and deleted it.
+    Deleted,
+    /// It answered an `unchanged` status (404 for both presets): it did
+    /// not hold the group.
+    AlreadyAbsent,
+    /// It answered `unchanged` after an earlier attempt of this call got
+    /// no answer (or 502/504): the group is gone, but whether this call
+    /// deleted it is unknown.
+    Gone,
+    /// It could not delete the group.
+    Failed(NodeError),
+}
+
+/// What one delete answer says.
+fn deletion(api: &GroupApi, o: NodeOutcome) -> NodeDeletion {
+    match o.outcome {
+        Ok(r) if api.delete.done.contains(&r.status) => NodeDeletion::Deleted,
+        Ok(r) if api.delete.unchanged.contains(&r.status) && o.earlier_unknown => {
+            NodeDeletion::Gone
+        }
+        Ok(r) if api.delete.unchanged.contains(&r.status) => NodeDeletion::AlreadyAbsent,
+        Ok(r) => NodeDeletion::Failed(unexpected(r.status, &r.body)),
+        Err(e) => NodeDeletion::Failed(e),
+    }
+}
+
+/// Each node's deletion, the failures logged.
+fn deletions(
+    cluster: &Cluster,
+    api: &GroupApi,
+    id: &str,
+    outcomes: Vec<NodeOutcome>,
+) -> Vec<(HostAddress, NodeDeletion)> {
+    outcomes
+        .into_iter()
+        .map(|o| {
+            let host = cluster.nodes[o.node].address.clone();
+            let d = deletion(api, o);
+            if let NodeDeletion::Failed(error) = &d {
+                log::error!("group {id:?}: delete failed on {host}: {error}");
+            }
+            (host, d)
+        })
+        .collect()
+}
+
+/// The failed nodes among `deletions`.
+fn failures_of(deletions: Vec<(HostAddress, NodeDeletion)>) -> Vec<NodeFailure> {
+    deletions
+        .into_iter()
+        .filter_map(|(host, d)| match d {
+            NodeDeletion::Failed(error) => Some(NodeFailure { host, error }),
+            _ => None,
+        })
+        .collect()
+}
+
 fn delete_failures(
     cluster: &Cluster,
     api: &GroupApi,
     id: &str,
     outcomes: Vec<NodeOutcome>,
 ) -> Vec<NodeFailure> {
-    let mut failures = Vec::new();
-    for o in outcomes {
-        let host = cluster.nodes[o.node].address.clone();
-        let error = match o.outcome {
-            Ok(r)
-                if api.delete.done.contains(&r.status)
-                    || api.delete.unchanged.contains(&r.status) =>
-            {
-                continue
-            }
-            Ok(r) => unexpected(r.status, &r.body),
-            Err(e) => e,
-        };
-        log::error!("group {id:?}: delete failed on {host}: {error}");
-        failures.push(NodeFailure { host, error });
-    }
-    failures
+    failures_of(deletions(cluster, api, id, outcomes))
 }
 
 /// `delete_group_report`: every node that could not delete the group.
@@ -360,6 +406,16 @@ pub(crate) fn delete_group(
     ledger: &Ledger,
     id: &str,
 ) -> Result<Vec<NodeFailure>, Error> {
+    delete_group_outcomes(cluster, api, ledger, id).map(failures_of)
+}
+
+/// `delete_group_outcomes`: what the delete did on every node, in node order.
+pub(crate) fn delete_group_outcomes(
+    cluster: &Cluster,
+    api: &GroupApi,
+    ledger: &Ledger,
+    id: &str,
+) -> Result<Vec<(HostAddress, NodeDeletion)>, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
@@ -372,14 +428,18 @@ pub(crate) fn delete_group(
     if cluster.is_shut_down() {
         return Err(Error::Shutdown);
     }
-    let failures = delete_failures(cluster, api, id, outcomes);
-    if failures.is_empty() {
+    let result = deletions(cluster, api, id, outcomes);
+    let left: Vec<String> = result
+        .iter()
+        .filter(|(_, d)| matches!(d, NodeDeletion::Failed(_)))
+        .map(|(h, _)| h.to_string())
+        .collect();
+    if left.is_empty() {
         trail.finish(SagaEnd::Ok, Vec::new());
     } else {
-        let left = failures.iter().map(|f| f.host.to_string()).collect();
         trail.finish(SagaEnd::Leftovers, left);
     }
-    Ok(failures)
+    Ok(result)
 }
 
 /// Whether each node holds a group, in node order: `Ok(true)` holds,

@@ -22,14 +22,48 @@ pub struct RetryBudget {
     balance: AtomicU64,
     /// When time last paid into the balance (retries only).
     last_refill: Mutex<Instant>,
+    /// Why the arguments were refused, reported by `build()`.
+    refused: Option<String>,
 }
 
 const UNIT: u64 = 1000;
 
+/// Why a budget's `percent` is refused: it must be a number from 0 to 1.
+pub(crate) fn check_percent(percent: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&percent) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a number from 0 to 1 (a share of first attempts), got {percent}"
+        ))
+    }
+}
+
+/// Why a budget's `min_per_second` is refused: it must be 0 or more (not NaN).
+pub(crate) fn check_min_per_second(per_second: f64) -> Result<(), String> {
+    if per_second >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be a number of retries a second, 0 or more, got {per_second}"
+        ))
+    }
+}
+
 impl RetryBudget {
     /// Retries may add `percent` (0.0 to 1.0) of first attempts, plus
     /// `min_per_second` retries a second.
+    ///
+    /// A `percent` that is not a number from 0 to 1 (NaN included), or a
+    /// `min_per_second` that is NaN or negative, makes the client's
+    /// `build()` fail with [`Error::InvalidConfig`](crate::Error::InvalidConfig)
+    /// (the config file's `[retry_budget]` refuses the same values).
     pub fn new(percent: f64, min_per_second: f64) -> Self {
+        let refused = match (check_percent(percent), check_min_per_second(min_per_second)) {
+            (Err(why), _) => Some(format!("percent {why}")),
+            (Ok(()), Err(why)) => Some(format!("min_per_second {why}")),
+            (Ok(()), Ok(())) => None,
+        };
         let percent = if percent.is_finite() {
             percent.clamp(0.0, 1.0)
         } else {
@@ -47,7 +81,13 @@ impl RetryBudget {
             per_second,
             balance: AtomicU64::new(per_second.map_or(0, |p| p * 10)),
             last_refill: Mutex::new(Instant::now()),
+            refused,
         }
+    }
+
+    /// Why the arguments given to [`RetryBudget::new`] are refused, if they are.
+    pub(crate) fn refused(&self) -> Option<&str> {
+        self.refused.as_deref()
     }
 
     /// No limit on retries (each call is still bounded by its policy).

@@ -9,6 +9,7 @@ use crate::error::NodeError;
 mod budget;
 
 pub use self::budget::RetryBudget;
+pub(crate) use self::budget::{check_min_per_second, check_percent};
 
 /// How many attempts a per-node call makes and how long it waits between them.
 ///
@@ -34,10 +35,13 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// `max_attempts` counts the first try (0 is taken as 1).
+    /// `max_attempts` counts the first try. 0 is refused by the client's
+    /// `build()` ([`Error::InvalidConfig`](crate::Error::InvalidConfig)), as
+    /// the config file's `retry.attempts = 0` and clusterctl's `--retries 0`
+    /// are; [`RetryPolicy::max_attempts`] reports it as 1.
     pub fn exponential(max_attempts: u32, initial_delay: Duration, max_delay: Duration) -> Self {
         RetryPolicy {
-            max_attempts: max_attempts.max(1),
+            max_attempts,
             initial_delay,
             max_delay: max_delay.max(initial_delay),
             jitter: true,
@@ -63,6 +67,11 @@ impl RetryPolicy {
 
     /// Attempts per call, the first included.
     pub fn max_attempts(&self) -> u32 {
+        self.max_attempts.max(1)
+    }
+
+    /// The attempts as given (0 included), for `build()` to refuse.
+    pub(crate) fn attempts_as_given(&self) -> u32 {
         self.max_attempts
     }
 

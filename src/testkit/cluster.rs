@@ -23,14 +23,35 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts `n` nodes.
     pub fn start(n: usize) -> io::Result<TestCluster> {
+        Self::start_with_ports(n, None)
+    }
+
+    /// Starts `n` nodes on the ports `base`, `base + 1`, ... of 127.0.0.1
+    /// (an error if one is taken, or past 65535).
+    pub fn start_on_ports(base: u16, n: usize) -> io::Result<TestCluster> {
+        let last = u16::try_from(n.saturating_sub(1))
+            .ok()
+            .and_then(|k| base.checked_add(k));
+        if base == 0 || last.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{n} ports from {base} do not fit in 1..=65535"),
+            ));
+        }
+        Self::start_with_ports(n, Some(base))
+    }
+
+    fn start_with_ports(n: usize, base: Option<u16>) -> io::Result<TestCluster> {
         let view = ClusterView::shared();
         let mut cluster = TestCluster {
             nodes: Vec::with_capacity(n),
             flight: Arc::default(),
         };
-        for _ in 0..n {
+        for i in 0..n {
             // On error `cluster` drops and stops the nodes started so far.
-            let node = TestNode::start_in(&view, &cluster.flight)?;
+            // `start_on_ports` checked that every port fits.
+            let port = base.map(|b| b.saturating_add(u16::try_from(i).unwrap_or(u16::MAX)));
+            let node = TestNode::start_in(&view, &cluster.flight, port)?;
             cluster.nodes.push(node);
         }
         Ok(cluster)

@@ -189,12 +189,20 @@ impl TestNode {
     /// Starts a standalone node (with its own cluster view) on a random port
     /// of 127.0.0.1 in 20000..32000.
     pub fn start() -> io::Result<TestNode> {
-        TestNode::start_in(&ClusterView::shared(), &Arc::default())
+        TestNode::start_in(&ClusterView::shared(), &Arc::default(), None)
     }
 
-    /// Starts a node that joins the given cluster view.
-    pub(super) fn start_in(view: &SharedView, flight: &Arc<Flight>) -> io::Result<TestNode> {
-        let (listener, port) = bind_random_port()?;
+    /// Starts a node that joins the given cluster view, on `port` of
+    /// 127.0.0.1 when given, else on a random free port.
+    pub(super) fn start_in(
+        view: &SharedView,
+        flight: &Arc<Flight>,
+        port: Option<u16>,
+    ) -> io::Result<TestNode> {
+        let (listener, port) = match port {
+            Some(p) => bind_port(p)?,
+            None => bind_random_port()?,
+        };
         let server_id = format!("CRDN-{port}");
         let requests_total = Arc::new(AtomicU64::new(0));
         view::lock(view).members.push(Member {
@@ -907,6 +915,19 @@ fn reserve_port(port: u16) -> bool {
 
 pub(super) fn release_port(port: u16) {
     lock(&RESERVED_PORTS).remove(&port);
+}
+
+/// Binds 127.0.0.1 on `port` (reserved for this node until its handle drops).
+pub(super) fn bind_port(port: u16) -> io::Result<(TcpListener, u16)> {
+    if !reserve_port(port) {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("port {port} is taken by another test node"),
+        ));
+    }
+    TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .map(|listener| (listener, port))
+        .inspect_err(|_| release_port(port))
 }
 
 /// Binds 127.0.0.1 on a random free port in `PORT_MIN..PORT_MAX` (reserved

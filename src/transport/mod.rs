@@ -169,6 +169,28 @@ pub(crate) struct NodeTransport {
     headers: Headers,
 }
 
+/// The certificates in PEM text, or why there are none to use.
+fn root_certs(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(format!("could not be read: {e}")),
+        }
+    }
+    if certs.is_empty() {
+        return Err("holds no certificate".to_string());
+    }
+    Ok(certs)
+}
+
+/// Why PEM text cannot serve as root certificates, if it cannot (checked
+/// by the builder and the config file before any node is built).
+pub(crate) fn check_root_certs_pem(pem: &[u8]) -> Result<(), String> {
+    root_certs(pem).map(drop)
+}
+
 impl NodeTransport {
     /// `ip` is the node's address when its host is an IP literal.
     pub fn new(
@@ -183,23 +205,8 @@ impl NodeTransport {
         };
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(pem) = &cfg.root_certs_pem {
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(pem) {
-                match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                    Ok(_) => {}
-                    Err(e) => {
-                        return Err(Error::InvalidConfig(format!(
-                            "root certificate PEM could not be read: {e}"
-                        )))
-                    }
-                }
-            }
-            if certs.is_empty() {
-                return Err(Error::InvalidConfig(
-                    "root certificate PEM holds no certificate".to_string(),
-                ));
-            }
+            let certs = root_certs(pem)
+                .map_err(|why| Error::InvalidConfig(format!("root certificate PEM {why}")))?;
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
         let direct = proxy.is_none();

@@ -22,9 +22,10 @@ Commands:
                           missing, or delete it where present
   recover                 finish what a killed run left, from the saga
                           journal (--journal or the file's [journal] path)
-  nodes [--round-trip]    per node: reachable, speaks the group API, healthy
-                          (--round-trip also creates, verifies and deletes a
-                          reserved probe group on each node)
+  nodes [--round-trip]    per node: reachable, speaks the group API (? =
+                          unchecked), healthy (--round-trip also creates,
+                          verifies and deletes a reserved probe group on each
+                          node, in parallel, which proves it: yes or no)
   request METHOD PATH [--body FILE|-]
                           one request to one node (picked as the library
                           does, failing over); prints the status and the body
@@ -52,7 +53,8 @@ Options:
                      30s, 250ms, 2m; a bare number is seconds [default: 30s]
   --retries N        attempts per node, the first included [default: 3]
   --journal PATH     keep the saga journal in PATH (see recover)
-  --json             print JSON for scripts instead of tables
+  --json             print JSON for scripts instead of tables (every command
+                     and error; metrics --prometheus prints Prometheus text)
   -h, --help         print this help
   -V, --version      print the version
 

@@ -15,8 +15,8 @@ use crate::args::{Admin, ApiPreset, Args, BodySource, Command, USAGE};
 use crate::groups::{group_create, group_delete, group_repair, group_verify, recover};
 use crate::nodes::nodes;
 use crate::output::{
-    error_outcome, json_line, metrics_by_node_json, metrics_table, one_line, pretty_json, table,
-    value_or_text, Outcome, EXIT_FAILED,
+    cut, error_outcome, flat, json_line, metrics_by_node_json, metrics_table, one_line,
+    pretty_json, table, value_or_text, Outcome, EXIT_FAILED,
 };
 
 /// The group `nodes` looks up on every node (read-only): a reserved id no
@@ -32,6 +32,9 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_FAN_OUT_THREADS: usize = 16;
+
+/// The longest request path shown on a stderr line.
+const MAX_PATH_CHARS: usize = 120;
 
 /// Everything a client is built from, read and checked once.
 pub(crate) struct Setup<'a> {
@@ -95,9 +98,13 @@ impl<'a> Setup<'a> {
         } else if !file_has_hosts {
             b = b.hosts_str(&std::env::var("HOSTS").unwrap_or_default());
         }
-        // One client per journal: a one-node helper client keeps none.
-        if let (Some(path), None) = (&self.args.journal, only) {
-            b = b.journal(path);
+        // One client per journal: a one-node helper client keeps none,
+        // neither --journal nor the file's [journal] path (the main client
+        // holds its lock).
+        match (&self.args.journal, only) {
+            (_, Some(_)) => b = b.without_journal().fan_out_threads(1),
+            (Some(path), None) => b = b.journal(path),
+            (None, None) => {}
         }
         match self.args.api {
             Some(ApiPreset::Reference) => b.group_api(GroupApi::reference()),
@@ -109,10 +116,17 @@ impl<'a> Setup<'a> {
 
 /// Runs the command the arguments name.
 pub fn run(args: &Args) -> Outcome {
+    let version = env!("CARGO_PKG_VERSION");
     match &args.command {
-        Command::Help => return Outcome::ok(USAGE.to_string()),
+        Command::Help => {
+            return value_or_text(args.json, &json!({ "usage": USAGE }), USAGE.to_string())
+        }
         Command::Version => {
-            return Outcome::ok(format!("clusterctl {}\n", env!("CARGO_PKG_VERSION")))
+            return value_or_text(
+                args.json,
+                &json!({ "version": version }),
+                format!("clusterctl {version}"),
+            )
         }
         _ => {}
     }
@@ -126,7 +140,7 @@ pub fn run(args: &Args) -> Outcome {
             body: Some(source), ..
         } => match read_body(source) {
             Ok(b) => Some(b),
-            Err(message) => return Outcome::usage(message),
+            Err(message) => return Outcome::usage_for(message, args.json),
         },
         _ => None,
     };
@@ -199,8 +213,9 @@ fn request(
         Vec::new()
     } else {
         vec![format!(
-            "error: {} answered {method} {path} with {}: {}",
+            "error: {} answered {method} {} with {}: {}",
             answer.host,
+            cut(&flat(path), MAX_PATH_CHARS),
             answer.status,
             one_line(&text)
         )]
@@ -258,46 +273,7 @@ fn admin(client: &ClusterClient, cmd: &Admin, json: bool) -> Result<Outcome, Err
             let n = c.server_count()?;
             value_or_text(json, &json!({ "count": n }), n.to_string())
         }
-        Admin::Health => {
-            let h = c.health()?;
-            let servers: Map<String, Value> = h
-                .servers
-                .iter()
-                .map(|(id, s)| {
-                    (
-                        id.clone(),
-                        json!({
-                            "role": s.role,
-                            "status": s.status,
-                            "endpoint": s.endpoint,
-                            "short_name": s.short_name,
-                            "version": s.version,
-                        }),
-                    )
-                })
-                .collect();
-            let rows: Vec<Vec<String>> = h
-                .servers
-                .iter()
-                .map(|(id, s)| {
-                    vec![
-                        id.clone(),
-                        s.role.clone(),
-                        s.status.clone(),
-                        s.endpoint.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            value_or_text(
-                json,
-                &json!({ "cluster_id": h.cluster_id, "servers": servers }),
-                format!(
-                    "cluster {}\n{}",
-                    h.cluster_id,
-                    table(&["SERVER", "ROLE", "STATUS", "ENDPOINT"], &rows)
-                ),
-            )
-        }
+        Admin::Health => admin_health(client, json)?,
         Admin::Version(id) => {
             let v = c.server_version(id)?;
             let text = match &v.license {
@@ -339,4 +315,46 @@ fn admin(client: &ClusterClient, cmd: &Admin, json: bool) -> Result<Outcome, Err
             )
         }
     })
+}
+
+/// `admin health`: the cluster's health, server by server.
+fn admin_health(client: &ClusterClient, json: bool) -> Result<Outcome, Error> {
+    let h = client.cluster().health()?;
+    let servers: Map<String, Value> = h
+        .servers
+        .iter()
+        .map(|(id, s)| {
+            (
+                id.clone(),
+                json!({
+                    "role": s.role,
+                    "status": s.status,
+                    "endpoint": s.endpoint,
+                    "short_name": s.short_name,
+                    "version": s.version,
+                }),
+            )
+        })
+        .collect();
+    let rows: Vec<Vec<String>> = h
+        .servers
+        .iter()
+        .map(|(id, s)| {
+            vec![
+                id.clone(),
+                s.role.clone(),
+                s.status.clone(),
+                s.endpoint.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    Ok(value_or_text(
+        json,
+        &json!({ "cluster_id": h.cluster_id, "servers": servers }),
+        format!(
+            "cluster {}\n{}",
+            h.cluster_id,
+            table(&["SERVER", "ROLE", "STATUS", "ENDPOINT"], &rows)
+        ),
+    ))
 }

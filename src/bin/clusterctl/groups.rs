@@ -1,9 +1,9 @@
 //! `group create|delete|verify|repair` and `recover`.
 
-use cluster_client::{ClusterClient, Error, HostAddress, Intent, NodeRepair};
+use cluster_client::{ClusterClient, Error, HostAddress, Intent, NodeDeletion, NodeRepair};
 use serde_json::json;
 
-use crate::output::{failed_node, json_line, one_line, table, value_or_text, Outcome};
+use crate::output::{failed_node, flat, json_line, one_line, table, value_or_text, Outcome};
 
 pub(crate) fn group_repair(
     client: &ClusterClient,
@@ -16,19 +16,27 @@ pub(crate) fn group_repair(
     let mut nodes = Vec::new();
     let mut failed = Vec::new();
     for (host, r) in &report.nodes {
-        let word = match r {
-            NodeRepair::AlreadyPresent => "already present".to_string(),
-            NodeRepair::AlreadyAbsent => "already absent".to_string(),
-            NodeRepair::Created => "created".to_string(),
-            NodeRepair::Deleted => "deleted".to_string(),
-            NodeRepair::Failed(e) => {
-                failed.push(failed_node(host, &e.to_string()));
-                format!("failed: {}", one_line(&e.to_string()))
-            }
-            _ => "unknown".to_string(),
+        let (word, error) = match r {
+            NodeRepair::AlreadyPresent => ("already present", None),
+            NodeRepair::AlreadyAbsent => ("already absent", None),
+            NodeRepair::Created => ("created", None),
+            NodeRepair::Deleted => ("deleted", None),
+            NodeRepair::Failed(e) => ("failed", Some(e.to_string())),
+            _ => ("unknown", None),
         };
-        nodes.push(json!({ "node": host.as_str(), "result": word }));
-        rows.push(vec![host.to_string(), word]);
+        nodes.push(
+            json!({ "node": host.as_str(), "result": word, "error": error.as_deref().map(flat) }),
+        );
+        rows.push(vec![
+            host.to_string(),
+            match &error {
+                Some(e) => {
+                    failed.push(failed_node(host, e));
+                    format!("failed: {}", one_line(e))
+                }
+                None => word.to_string(),
+            },
+        ]);
     }
     let stdout = if json {
         json_line(&json!({
@@ -107,36 +115,69 @@ pub(crate) fn group_create(client: &ClusterClient, id: &str, json: bool) -> Resu
     ))
 }
 
+/// Deletes group `id` on every node and says, per node, whether it was
+/// deleted there or was already absent. Exit 1 when a node failed.
 pub(crate) fn group_delete(client: &ClusterClient, id: &str, json: bool) -> Result<Outcome, Error> {
-    let failures = client.delete_group_report(id)?;
-    let total = client.cluster_management().nodes().len();
+    let outcomes = client.delete_group_outcomes(id)?;
+    let (mut deleted, mut absent, mut gone) = (0, 0, 0);
+    let mut failed = Vec::new();
+    let mut entries = Vec::new();
+    for (host, d) in &outcomes {
+        let (word, error) = match d {
+            NodeDeletion::Deleted => ("deleted", None),
+            NodeDeletion::AlreadyAbsent => ("already absent", None),
+            NodeDeletion::Gone => ("gone", None),
+            NodeDeletion::Failed(e) => ("failed", Some(flat(&e.to_string()))),
+            _ => ("unknown", None),
+        };
+        match d {
+            NodeDeletion::Deleted => deleted += 1,
+            NodeDeletion::AlreadyAbsent => absent += 1,
+            NodeDeletion::Gone => gone += 1,
+            _ => {}
+        }
+        if let Some(e) = &error {
+            failed.push((host, e.clone()));
+        }
+        entries.push(json!({ "node": host.as_str(), "result": word, "error": error }));
+    }
     let stdout = if json {
         json_line(&json!({
-            "ok": failures.is_empty(),
+            "ok": failed.is_empty(),
             "group": id,
-            "deleted": failures.is_empty(),
-            "failed": failures
+            "deleted": failed.is_empty(),
+            "deleted_on": deleted,
+            "already_absent_on": absent,
+            "gone_on": gone,
+            "nodes": entries,
+            "failed": failed
                 .iter()
-                .map(|f| json!({ "node": f.host.as_str(), "error": one_line(&f.error.to_string()) }))
+                .map(|(h, e)| json!({ "node": h.as_str(), "error": e }))
                 .collect::<Vec<_>>(),
         }))
     } else {
-        format!(
-            "deleted group {id:?} on {} of {total} node(s)\n",
-            total - failures.len().min(total)
-        )
+        let mut line = format!(
+            "group {id:?}: deleted on {deleted} of {} node(s), already absent on {absent}",
+            outcomes.len()
+        );
+        if gone > 0 {
+            line.push_str(&format!(
+                ", gone on {gone} (an earlier attempt got no answer: deleted by this run or before)"
+            ));
+        }
+        if !failed.is_empty() {
+            line.push_str(&format!(", failed on {}", failed.len()));
+        }
+        line.push('\n');
+        line
     };
     let mut stderr = Vec::new();
-    if !failures.is_empty() {
+    if !failed.is_empty() {
         stderr.push(format!(
             "error: group {id:?} not deleted on {} node(s)",
-            failures.len()
+            failed.len()
         ));
-        stderr.extend(
-            failures
-                .iter()
-                .map(|f| failed_node(&f.host, &f.error.to_string())),
-        );
+        stderr.extend(failed.iter().map(|(h, e)| failed_node(h, e)));
     }
     Ok(Outcome::checked(stdout, stderr))
 }
@@ -163,11 +204,11 @@ pub(crate) fn group_verify(client: &ClusterClient, id: &str, json: bool) -> Resu
                 )
             }
             Err(e) => {
-                let reason = one_line(&e.to_string());
+                let reason = e.to_string();
                 stderr.push(failed_node(node, &reason));
                 (
-                    format!("error: {reason}"),
-                    json!({ "node": node.as_str(), "exists": null, "error": reason }),
+                    format!("error: {}", one_line(&reason)),
+                    json!({ "node": node.as_str(), "exists": null, "error": flat(&reason) }),
                 )
             }
         };

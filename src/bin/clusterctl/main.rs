@@ -23,7 +23,7 @@ mod groups;
 mod nodes;
 mod output;
 
-use std::io::Write as _;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -33,20 +33,37 @@ fn main() -> ExitCode {
         std::env::args_os().skip(1),
         std::env::var_os("CLUSTER_CLIENT_CONFIG"),
     );
-    let args = match parsed {
-        Ok(a) => a,
-        Err(args::Usage(m)) => {
-            eprintln!("clusterctl: {m}\nTry 'clusterctl --help' for more.");
-            return ExitCode::from(output::EXIT_USAGE);
-        }
+    let outcome = match parsed {
+        Ok(args) => commands::run(&args),
+        Err(args::Usage(m)) => output::Outcome::usage_for(
+            format!("{m}\nTry 'clusterctl --help' for more."),
+            wants_json(std::env::args_os().skip(1)),
+        ),
     };
-    let outcome = commands::run(&args);
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (e.g. `| head`) is not worth a panic.
-    let _ = stdout.write_all(&outcome.stdout);
-    let _ = stdout.flush();
-    for line in &outcome.stderr {
-        eprintln!("clusterctl: {line}");
-    }
+    emit(
+        &outcome,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
     ExitCode::from(outcome.code)
+}
+
+/// Whether `--json` is among the options (before any `--`), for a command
+/// line that could not be parsed: its error is then a JSON object too.
+fn wants_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--json")
+}
+
+/// Writes what a command produced. A stream that cannot be written (a
+/// closed pipe, as in `clusterctl ... | head -0`, or a full disk) is given
+/// up quietly: the exit code stays the command's own, never a panic.
+fn emit(outcome: &output::Outcome, stdout: &mut dyn Write, stderr: &mut dyn Write) {
+    let _ = stdout
+        .write_all(&outcome.stdout)
+        .and_then(|()| stdout.flush());
+    let _ = outcome
+        .stderr
+        .iter()
+        .try_for_each(|line| writeln!(stderr, "clusterctl: {line}"))
+        .and_then(|()| stderr.flush());
 }

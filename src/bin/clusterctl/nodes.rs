@@ -4,17 +4,51 @@ use cluster_client::{ClusterClient, Error, HostAddress, NodeError};
 use serde_json::json;
 
 use crate::commands::{Setup, PROBE_ID};
-use crate::output::{failed_node, json_line, metrics_json, one_line, table, Outcome};
+use crate::output::{failed_node, flat, json_line, metrics_json, table, Outcome};
+
+/// What `nodes` knows of a node's group API. Only what was checked is
+/// claimed: a read-only verify answered 200/404 does not prove the API (a
+/// server that answers 404 to everything looks the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApiCheck {
+    /// `--round-trip` created, verified and deleted the probe group.
+    Proven,
+    /// Its answer was not the API's (read-only or round trip).
+    Refuted,
+    /// Its verify got one of the API's statuses; not proven (no `--round-trip`).
+    Unchecked,
+    /// Not reachable: nothing known.
+    Unknown,
+}
+
+impl ApiCheck {
+    /// The table cell.
+    fn cell(self) -> &'static str {
+        match self {
+            ApiCheck::Proven => "yes",
+            ApiCheck::Refuted => "no",
+            ApiCheck::Unchecked => "?",
+            ApiCheck::Unknown => "unknown",
+        }
+    }
+
+    /// The JSON `group_api` value: true or false only when checked.
+    fn json(self) -> Option<bool> {
+        match self {
+            ApiCheck::Proven => Some(true),
+            ApiCheck::Refuted => Some(false),
+            ApiCheck::Unchecked | ApiCheck::Unknown => None,
+        }
+    }
+}
 
 /// What `nodes` found out about one node.
 struct NodeFacts {
     node: HostAddress,
     /// It gave an HTTP answer.
     reachable: bool,
-    /// It answered the group API's verify as the API says (`None`: not
-    /// reachable, so unknown); with `--round-trip`, it also created,
-    /// verified and deleted the probe group.
-    speaks_api: Option<bool>,
+    /// What is known of its group API.
+    api: ApiCheck,
     /// Reachable, no 5xx, and not marked unhealthy by the client.
     healthy: bool,
     /// Why the node is not fine, once.
@@ -38,13 +72,7 @@ pub(crate) fn nodes(
         .map(|(node, answer)| read_only_facts(node, answer))
         .collect();
     if round_trip {
-        let id = format!("__clusterctl_probe_{}__", std::process::id());
-        for f in facts.iter_mut().filter(|f| f.speaks_api == Some(true)) {
-            if let Err(why) = probe_round_trip(setup, &f.node, &id) {
-                f.speaks_api = Some(false);
-                f.reason = Some(format!("does not speak the group API: {why}"));
-            }
-        }
+        round_trips(setup, &mut facts);
     }
     let m = client.cluster_management();
     let unhealthy = m.unhealthy_nodes();
@@ -68,15 +96,16 @@ pub(crate) fn nodes(
         rows.push(vec![
             f.node.to_string(),
             yes_no(f.reachable),
-            f.speaks_api.map_or_else(|| "unknown".to_string(), yes_no),
+            f.api.cell().to_string(),
             if f.healthy { "healthy" } else { "unhealthy" }.to_string(),
         ]);
         entries.push(json!({
             "node": f.node.as_str(),
             "reachable": f.reachable,
-            "group_api": f.speaks_api,
+            "group_api": f.api.json(),
+            "group_api_checked": matches!(f.api, ApiCheck::Proven | ApiCheck::Refuted),
             "healthy": f.healthy,
-            "error": f.reason.as_deref().map(one_line),
+            "error": f.reason.as_deref().map(flat),
             "metrics": metrics_json(&metrics.get(&f.node).copied().unwrap_or_default()),
         }));
     }
@@ -93,13 +122,61 @@ pub(crate) fn nodes(
     Ok(Outcome::checked(stdout, stderr))
 }
 
+/// Round trips run at once at most (each on its own thread, with its own
+/// one-node client).
+const MAX_PARALLEL_ROUND_TRIPS: usize = 16;
+
+/// Runs the round trip on every node whose read-only check was not
+/// conclusive, in parallel (at most [`MAX_PARALLEL_ROUND_TRIPS`] at once),
+/// and records what each proved.
+fn round_trips(setup: &Setup<'_>, facts: &mut [NodeFacts]) {
+    let id = format!("__clusterctl_probe_{}__", std::process::id());
+    let mut todo: Vec<&mut NodeFacts> = facts
+        .iter_mut()
+        .filter(|f| f.api == ApiCheck::Unchecked)
+        .collect();
+    for batch in todo.chunks_mut(MAX_PARALLEL_ROUND_TRIPS) {
+        // Outer `Err`: the round trip could not run (no thread, a panic),
+        // which proves nothing about the node.
+        type Run = Result<Result<(), String>, String>;
+        let results: Vec<Run> = std::thread::scope(|s| {
+            let runs: Vec<_> = batch
+                .iter()
+                .map(|f| {
+                    let (node, id) = (&f.node, id.as_str());
+                    std::thread::Builder::new()
+                        .name("clusterctl-probe".to_string())
+                        .spawn_scoped(s, move || probe_round_trip(setup, node, id))
+                        .map_err(|e| format!("no thread for the round trip: {e}"))
+                })
+                .collect();
+            runs.into_iter()
+                .map(|run| {
+                    run?.join()
+                        .map_err(|_| "the round trip panicked".to_string())
+                })
+                .collect()
+        });
+        for (f, result) in batch.iter_mut().zip(results) {
+            match result {
+                Err(why) => f.reason = Some(format!("round trip not run: {why}")),
+                Ok(Ok(())) => f.api = ApiCheck::Proven,
+                Ok(Err(why)) => {
+                    f.api = ApiCheck::Refuted;
+                    f.reason = Some(format!("does not speak the group API: {why}"));
+                }
+            }
+        }
+    }
+}
+
 /// The facts one answer to the read-only verify gives.
 fn read_only_facts(node: HostAddress, answer: Result<bool, NodeError>) -> NodeFacts {
     match answer {
         Ok(_) => NodeFacts {
             node,
             reachable: true,
-            speaks_api: Some(true),
+            api: ApiCheck::Unchecked,
             healthy: true,
             reason: None,
         },
@@ -107,7 +184,7 @@ fn read_only_facts(node: HostAddress, answer: Result<bool, NodeError>) -> NodeFa
             Some(status) => NodeFacts {
                 node,
                 reachable: true,
-                speaks_api: Some(false),
+                api: ApiCheck::Refuted,
                 healthy: status < 500,
                 reason: Some(format!(
                     "does not speak the group API: its verify of {PROBE_ID:?} got {e}"
@@ -116,7 +193,7 @@ fn read_only_facts(node: HostAddress, answer: Result<bool, NodeError>) -> NodeFa
             None => NodeFacts {
                 node,
                 reachable: false,
-                speaks_api: None,
+                api: ApiCheck::Unknown,
                 healthy: false,
                 reason: Some(e.to_string()),
             },

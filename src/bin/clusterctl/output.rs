@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use cluster_client::{ConnectionPoolMetrics, Error, HostAddress, NodeFailure, POOL_METRICS};
+use cluster_client::{
+    ConnectionPoolMetrics, Error, HostAddress, NodeError, NodeFailure, POOL_METRICS,
+};
 use serde_json::{json, Map, Value};
 
 /// Exit code: success.
@@ -15,6 +17,10 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// The longest reason or body excerpt printed on one line.
 const MAX_REASON_CHARS: usize = 200;
+/// The longest summary line of a failed call (its request path may be huge).
+const MAX_SUMMARY_CHARS: usize = 300;
+/// The longest request path (or what was being done) shown in a summary.
+const MAX_WHAT_CHARS: usize = 120;
 
 /// What a command produced: bytes for stdout, lines for stderr, the exit code.
 #[derive(Debug, Default)]
@@ -25,6 +31,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A bad command line or configuration (nothing was sent), as a JSON
+    /// object on stdout too when `json`.
+    pub fn usage_for(message: String, json: bool) -> Self {
+        let mut o = Outcome::usage(message);
+        if json {
+            o.stdout = json_line(&json!({
+                "ok": false,
+                "error": flat(&o.stderr.join(" ")),
+                "failed": [],
+            }))
+            .into_bytes();
+        }
+        o
+    }
+
     pub fn ok(stdout: String) -> Self {
         Outcome {
             stdout: stdout.into_bytes(),
@@ -58,19 +79,24 @@ impl Outcome {
 }
 
 /// `text` on one line (control characters and runs of whitespace become
-/// one space) and at most 200 characters, for reasons and body excerpts.
+/// one space) and at most 200 characters, for reasons and body excerpts on
+/// stderr and in tables (JSON gets the whole text, [`flat`]).
 pub fn one_line(text: &str) -> String {
-    let flat = flat(text);
-    if flat.chars().count() <= MAX_REASON_CHARS {
-        return flat;
+    cut(&flat(text), MAX_REASON_CHARS)
+}
+
+/// `text` cut to at most `max` characters, the last one `…` when cut.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
     }
-    let mut cut: String = flat.chars().take(MAX_REASON_CHARS - 1).collect();
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
 }
 
 /// `text` on one line: control characters and runs of whitespace become one space.
-fn flat(text: &str) -> String {
+pub fn flat(text: &str) -> String {
     text.split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
@@ -215,15 +241,44 @@ fn summary(e: &Error) -> String {
             let _ = write!(s, " (request id {request_id})");
             s
         }
-        Error::Request { message, attempts } => {
-            format!(
-                "{message}: no node answered ({} attempt(s))",
-                attempts.len()
-            )
-        }
+        Error::Request { message, attempts } => request_summary(message, attempts),
+        Error::NoHosts => format!(
+            "{e}: give the nodes with --hosts LIST (e.g. --hosts \
+             http://10.0.0.1:8000,http://10.0.0.2:8000), in a config file's hosts \
+             (--config FILE or $CLUSTER_CLIENT_CONFIG), or in $HOSTS"
+        ),
         // A configuration error is read in full (an unknown key's message
         // lists the valid ones): flattened, never cut.
-        other => flat(&other.to_string()),
+        Error::InvalidConfig(_) => flat(&e.to_string()),
+        // Others may hold a request path of any length.
+        other => cut(&flat(&other.to_string()), MAX_SUMMARY_CHARS),
+    }
+}
+
+/// The summary of a call no node answered usefully: an answer over the
+/// size limit is said so (it is an answer, just too large to read), and the
+/// request (its path may be huge) is shortened.
+fn request_summary(message: &str, attempts: &[NodeFailure]) -> String {
+    let what = cut(&flat(message), MAX_WHAT_CHARS);
+    let limits: Vec<usize> = attempts
+        .iter()
+        .filter_map(|a| match a.error {
+            NodeError::BodyTooLarge { limit } => Some(limit),
+            _ => None,
+        })
+        .collect();
+    match limits.first() {
+        None => format!("{what}: no node answered ({} attempt(s))", attempts.len()),
+        Some(limit) if limits.len() == attempts.len() => format!(
+            "{what}: the answer is larger than the size limit ({limit} bytes, \
+             max_response_bytes in the config file)"
+        ),
+        Some(limit) => format!(
+            "{what}: no usable answer ({} attempt(s), {} of them larger than the size \
+             limit of {limit} bytes, max_response_bytes in the config file)",
+            attempts.len(),
+            limits.len()
+        ),
     }
 }
 
@@ -289,9 +344,9 @@ pub fn error_outcome(e: &Error, json: bool) -> Outcome {
     let stdout = if json {
         let failed: Vec<Value> = failed
             .iter()
-            .map(|(h, r)| json!({ "node": h.as_str(), "error": one_line(r) }))
+            .map(|(h, r)| json!({ "node": h.as_str(), "error": flat(r) }))
             .collect();
-        json_line(&json!({ "ok": false, "error": one_line(&e.to_string()), "failed": failed }))
+        json_line(&json!({ "ok": false, "error": flat(&e.to_string()), "failed": failed }))
     } else {
         String::new()
     };

@@ -1,0 +1,96 @@
+//! The rules a setting must meet, shared by the builder (checked at
+//! `build()`, naming the builder method) and the configuration file
+//! (checked as the file is applied, naming the dotted key and its line), so
+//! a value is refused, or accepted, the same way on every surface.
+//! Each rule returns why a value is refused, to follow the setting's name.
+
+use std::path::Path;
+use std::time::Duration;
+
+/// Longer than this, a duration is a mistake, and it would overflow
+/// `Instant` arithmetic (e.g. `Duration::MAX`).
+pub(super) const LONGEST: Duration = Duration::from_secs(365 * 86_400);
+
+pub(super) type Rule = Result<(), String>;
+
+/// A timeout or interval: above zero, at most one year.
+pub(super) fn duration(d: Duration) -> Rule {
+    if d.is_zero() {
+        return Err("must be above zero".to_string());
+    }
+    delay(d)
+}
+
+/// A wait that may be zero (a retry delay): at most one year.
+pub(super) fn delay(d: Duration) -> Rule {
+    if d > LONGEST {
+        return Err(format!("must be at most one year (got {d:?})"));
+    }
+    Ok(())
+}
+
+/// A count that must be at least 1.
+pub(super) fn at_least_one(n: u64) -> Rule {
+    if n == 0 {
+        return Err("must be at least 1".to_string());
+    }
+    Ok(())
+}
+
+/// Attempts per node, the first included.
+pub(super) fn attempts(n: u32) -> Rule {
+    at_least_one(n.into()).map_err(|why| format!("{why} (attempts per node, the first included)"))
+}
+
+pub(super) fn probe_path(p: &str) -> Rule {
+    if !p.starts_with('/') || p.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!(
+            "{p:?} must start with '/' and hold no spaces or control characters"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn database(name: &str) -> Rule {
+    if crate::address::validate_group_id(name, false).is_err() {
+        return Err("must be 1-255 bytes without '/', '\\' or control characters".to_string());
+    }
+    Ok(())
+}
+
+pub(super) fn journal_path(p: &Path) -> Rule {
+    if p.as_os_str().is_empty() {
+        return Err("must name a file (it is empty)".to_string());
+    }
+    Ok(())
+}
+
+/// Whether an environment variable's name can be shown in a message: a
+/// conventional name (`CLUSTER_PASSWORD`), not something that may be the
+/// secret itself written in its place.
+pub(super) fn shows_as_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert!(duration(Duration::ZERO).is_err());
+        assert!(duration(LONGEST + Duration::from_nanos(1)).is_err());
+        assert!(duration(LONGEST).is_ok());
+        assert!(delay(Duration::ZERO).is_ok());
+        assert!(attempts(0).is_err() && attempts(1).is_ok());
+        assert!(probe_path("/x").is_ok() && probe_path("x").is_err());
+        assert!(journal_path(Path::new("")).is_err());
+        assert!(shows_as_variable_name("CLUSTER_PASSWORD"));
+        for secret in ["hunter2", "Tr0ub4dor&3", "", "A B", &"A".repeat(65)] {
+            assert!(!shows_as_variable_name(secret), "{secret}");
+        }
+    }
+}
