@@ -20,7 +20,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Callable, List, Optional, Type
+from typing import Any, Callable, List, Optional, Type
 
 from .exceptions import (
     ClientClosedError,
@@ -103,14 +103,15 @@ def _library_path() -> str:
     if bundled.exists():
         return str(bundled)
     raise ImportError(
-        "cluster_client: the shared library was not found: set "
-        "CLUSTER_CLIENT_LIB to the path of libcluster_client.so, or copy it "
-        f"into {bundled.parent} before installing (see the README)"
+        f"cluster_client: the shared library {name} is not in {bundled.parent} "
+        "(pip install builds it with cargo; an editable install or a copy of "
+        "the sources does not): reinstall with pip, or set CLUSTER_CLIENT_LIB "
+        "to the path of the library (see the README)"
     )
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    def fn(name: str, restype, *argtypes) -> None:
+    def fn(name: str, restype: Any, *argtypes: Any) -> None:
         f = getattr(lib, name)
         f.restype = restype
         f.argtypes = list(argtypes)
