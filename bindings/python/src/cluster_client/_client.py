@@ -260,7 +260,7 @@ def _in_event_loop() -> bool:
     return True
 
 
-_GENERATED_PREFIX = re.compile(r"^config: (line \d+: )?")
+_GENERATED_PREFIX = re.compile(r"\bconfig: (line \d+: )?")
 
 
 class ClusterClient:
@@ -337,7 +337,7 @@ class ClusterClient:
         except ClusterClientError as e:
             # The library's message names the key; its line would be of the
             # merged text, so the file is named instead.
-            e.message = _GENERATED_PREFIX.sub(f"{path} with the arguments: ", e.message)
+            e.message = _GENERATED_PREFIX.sub(f"{path} with the arguments: ", e.message, count=1)
             e.args = (e.message,)
             raise
 

@@ -157,8 +157,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("cc_string_list_free", None, POINTER(CcStringList))
 
 
-def _load() -> ctypes.CDLL:
-    path = _library_path()
+def _load(path: str) -> ctypes.CDLL:
     try:
         lib = ctypes.CDLL(path)
     except OSError as e:
@@ -178,7 +177,10 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-lib = _load()
+#: The path of the library loaded (``$CLUSTER_CLIENT_LIB`` or the bundled one).
+LIBRARY_PATH = _library_path()
+
+lib = _load(LIBRARY_PATH)
 
 #: The version of the loaded library (the Rust crate's).
 library_version: str = (lib.cc_version() or b"").decode("utf-8", "replace")
