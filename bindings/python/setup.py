@@ -99,6 +99,10 @@ class BuildPyWithLibrary(build_py):
     """build_py, then the native library into the package."""
 
     def run(self) -> None:
+        if not getattr(self, "editable_mode", False):
+            # An in-tree build (pip's default) reuses build/: start the
+            # package afresh, so a module deleted from src/ is not shipped.
+            shutil.rmtree(Path(self.build_lib) / "cluster_client", ignore_errors=True)
         super().run()
         built = build_library()
         if getattr(self, "editable_mode", False):
