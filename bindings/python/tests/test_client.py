@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -353,6 +354,26 @@ def test_async_failure_sets_last_error(nodes: TestNodes) -> None:
             await c.create_group("af")
 
     asyncio.run(main())
+
+
+def test_cancelling_an_aio_call_returns_to_the_loop_at_once(nodes: TestNodes) -> None:
+    # The C ABI has no per-call cancellation yet: the task ends at once, the
+    # call itself runs to its end in its worker thread; the client stays
+    # usable and closes once that call has returned.
+    nodes.command("latency * 1s")
+
+    async def main() -> float:
+        async with aio.ClusterClient(nodes.hosts, **FAST) as c:
+            started = time.monotonic()
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(c.create_group("cancelled"), 0.05)
+            waited = time.monotonic() - started
+            nodes.command("latency * 0")
+            assert await c.create_group("after-cancel") is True
+            return waited
+
+    assert asyncio.run(main()) < 0.5
+    assert nodes.holders("after-cancel") == [0, 1, 2]
 
 
 def test_close_twice_is_safe_and_a_closed_client_raises(nodes: TestNodes) -> None:

@@ -14,12 +14,15 @@ import threading
 from ctypes import POINTER, c_int, c_void_p
 from typing import (
     Any,
+    Callable,
     Dict,
     Generator,
     Iterable,
     List,
     NamedTuple,
     Optional,
+    Tuple,
+    Type,
     Union,
 )
 
@@ -31,6 +34,7 @@ from .exceptions import (
     ConfigFileNotFoundError,
     GroupOperationException,
     InvalidInput,
+    RequestErrorException,
 )
 
 log = logging.getLogger("cluster_client")
@@ -411,13 +415,7 @@ class ClusterClient:
         everywhere; raises ``GroupOperationException`` when it did not hold
         on every node, ``InvalidInput`` for a bad id (nothing sent)."""
         gid = _native.encode(group_id, "group id")
-        handle = self._enter()
-        try:
-            _native.call(
-                lib.cc_create_group, handle, gid, failure=GroupOperationException
-            )
-        finally:
-            self._leave()
+        self._call(lib.cc_create_group, gid, failure=GroupOperationException)
 
     def create_group(self, group_id: str) -> bool:
         """Creates group ``group_id`` on every node (see
@@ -449,13 +447,8 @@ class ClusterClient:
         as deleted), with the reason in ``last_error`` and in the log. Bad
         input, a closed client and other errors raise."""
         gid = _native.encode(group_id, "group id")
-        handle = self._enter()
         out = POINTER(_native.CcStringList)()
-        err = POINTER(_native.CcError)()
-        try:
-            code = lib.cc_delete_group(handle, gid, ctypes.byref(out), ctypes.byref(err))
-        finally:
-            self._leave()
+        code, err = self._invoke(lib.cc_delete_group, gid, ctypes.byref(out))
         failed = _native.take_list(out)
         if code == _native.CC_OPERATION_FAILED:
             e = _native.take_error(err, GroupOperationException)
@@ -473,11 +466,7 @@ class ClusterClient:
         h = _native.encode(host, "host")
         gid = _native.encode(group_id, "group id")
         exists = c_int(-1)
-        handle = self._enter()
-        try:
-            _native.call(lib.cc_verify_group, handle, h, gid, ctypes.byref(exists))
-        finally:
-            self._leave()
+        self._call(lib.cc_verify_group, h, gid, ctypes.byref(exists))
         return exists.value == 1
 
     def verify_group_everywhere(self, group_id: str) -> Dict[str, Optional[bool]]:
@@ -485,11 +474,7 @@ class ClusterClient:
         for a node that gave no usable answer."""
         gid = _native.encode(group_id, "group id")
         out = POINTER(_native.CcPresenceList)()
-        handle = self._enter()
-        try:
-            _native.call(lib.cc_verify_group_everywhere, handle, gid, ctypes.byref(out))
-        finally:
-            self._leave()
+        self._call(lib.cc_verify_group_everywhere, gid, ctypes.byref(out))
         try:
             result: Dict[str, Optional[bool]] = {}
             lst = out.contents
@@ -515,19 +500,14 @@ class ClusterClient:
             raise InvalidInput("body must be bytes or None", 1)
         data = bytes(body) if body is not None else None
         out = POINTER(_native.CcResponse)()
-        handle = self._enter()
-        try:
-            _native.call(
-                lib.cc_request,
-                handle,
-                m,
-                p,
-                data,
-                len(data) if data is not None else 0,
-                ctypes.byref(out),
-            )
-        finally:
-            self._leave()
+        self._call(
+            lib.cc_request,
+            m,
+            p,
+            data,
+            len(data) if data is not None else 0,
+            ctypes.byref(out),
+        )
         try:
             r = out.contents
             raw = ctypes.string_at(r.body, r.body_len) if r.body else b""
@@ -541,21 +521,40 @@ class ClusterClient:
 
     def _list(self, fn: Any) -> List[str]:
         out = POINTER(_native.CcStringList)()
-        handle = self._enter()
-        try:
-            _native.call(fn, handle, ctypes.byref(out))
-        finally:
-            self._leave()
+        self._call(fn, ctypes.byref(out))
         return _native.take_list(out)
 
     def _text(self, fn: Any) -> str:
         out = c_void_p()
+        self._call(fn, ctypes.byref(out))
+        return _native.take_string(out)
+
+    # -- the foreign calls --------------------------------------------------
+
+    def _invoke(
+        self, fn: Callable[..., int], *args: object
+    ) -> Tuple[int, "ctypes._Pointer[_native.CcError]"]:
+        """Runs ``fn(handle, *args, &err)`` on the live handle; returns the
+        code and the error (which the caller takes). Every foreign call of a
+        client goes through here: the one place per-call cancellation
+        (Ctrl-C, asyncio) plugs in once the C ABI offers it."""
+        err = POINTER(_native.CcError)()
         handle = self._enter()
         try:
-            _native.call(fn, handle, ctypes.byref(out))
+            code = fn(handle, *args, ctypes.byref(err))
         finally:
             self._leave()
-        return _native.take_string(out)
+        return code, err
+
+    def _call(
+        self,
+        fn: Callable[..., int],
+        *args: object,
+        failure: Type[ClusterClientError] = RequestErrorException,
+    ) -> None:
+        """``_invoke``, raising the exception for any code but CC_OK."""
+        code, err = self._invoke(fn, *args)
+        _native.check(code, err, failure)
 
 
 class ClusterManagement:

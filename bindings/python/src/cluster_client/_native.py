@@ -226,14 +226,12 @@ def take_error(
     return ClusterClientError(message, code)
 
 
-def call(
-    f: Callable[..., int],
-    *args: object,
+def check(
+    code: int,
+    err: "ctypes._Pointer[CcError]",
     failure: Type[ClusterClientError] = RequestErrorException,
 ) -> None:
-    """Calls ``f(*args, &err)`` and raises the exception for any code but CC_OK."""
-    err = POINTER(CcError)()
-    code = f(*args, ctypes.byref(err))
+    """Raises the exception for ``code`` unless it is CC_OK; frees ``err``."""
     if code != CC_OK:
         raise take_error(err, failure)
     if err:
