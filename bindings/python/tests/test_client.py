@@ -172,9 +172,18 @@ def test_create_group_returns_a_real_bool(client: ClusterClient, nodes: TestNode
     assert json.dumps(failed) == "false"
     nodes.command("clear *")
 
+    def helper() -> bool:  # plain code, even with an event loop running
+        return client.create_group("real-bool-4")
+
     async def main() -> None:
         async with aio.ClusterClient(nodes.hosts, **FAST) as c:
             assert await c.create_group("real-bool-3") is True
+        assert helper() is True
+        # Only coroutine code calling it directly gets the awaitable form
+        # (the reference asyncio client's `await client.create_group(...)`).
+        direct = client.create_group("real-bool-5")
+        assert isinstance(direct, cluster_client.GroupCreated) and direct == True  # noqa: E712
+        assert await direct is True
 
     asyncio.run(main())
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import datetime
+import inspect
 import json
 import logging
 import os
@@ -46,8 +46,8 @@ _CLOSE_WAIT_SECONDS = 120.0
 
 
 class GroupCreated(int):
-    """What ``create_group`` returns when called from a coroutine on the
-    thread of a running asyncio event loop (the reference asyncio client's
+    """What ``create_group`` returns when called directly from coroutine
+    code, an ``async def`` body (the reference asyncio client's
     ``await client.create_group(...)``): true or false like a ``bool``
     (``if ok:``, ``ok == True``) and awaitable (``await`` gives the
     ``bool``), so programs written for that client run unchanged. The call
@@ -255,13 +255,17 @@ def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
     return merged
 
 
-def _in_event_loop() -> bool:
-    """Whether this thread is running an asyncio event loop."""
+_COROUTINE_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def _caller_is_coroutine(depth: int) -> bool:
+    """Whether the code ``depth`` frames above this function's caller is
+    coroutine code (an ``async def`` body, or top-level ``await``)."""
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+        frame = sys._getframe(depth + 1)
+    except ValueError:  # pragma: no cover - no such frame
         return False
-    return True
+    return bool(frame.f_code.co_flags & _COROUTINE_CODE)
 
 
 _GENERATED_PREFIX = re.compile(r"\bconfig: (line \d+: )?")
@@ -423,9 +427,10 @@ class ClusterClient:
         did not hold on every node, with the reason in ``last_error`` and in
         the log. Bad input, a closed client and other errors raise.
 
-        Called from a coroutine on a running event loop's thread, the
-        result is also awaitable (a ``GroupCreated``), for programs written
-        for the reference asyncio client."""
+        Called directly from coroutine code (an ``async def`` body), the
+        result is also awaitable (a ``GroupCreated``, a ``bool``-like
+        ``int``), for programs written for the reference asyncio client
+        (``await client.create_group(...)``)."""
         try:
             self.create_group_or_raise(group_id)
             ok = True
@@ -436,7 +441,7 @@ class ClusterClient:
         else:
             self._local.last_error = None
             log.info("group %r created on every node", group_id)
-        if _in_event_loop():
+        if _caller_is_coroutine(1):
             created: bool = GroupCreated(ok)  # type: ignore[assignment]
             return created
         return ok
