@@ -1,6 +1,6 @@
 """Benchmark of the Python package against ``cluster-testnodes``.
 
-    CLUSTER_CLIENT_LIB=target/release/libcluster_client.so \\
+    pip install ./bindings/python     # the release library, in the wheel
     python bench.py --testnodes target/release/cluster-testnodes
 
 Measures (printed as a table, with the targets):
@@ -8,7 +8,8 @@ Measures (printed as a table, with the targets):
      thread, then several threads sharing one client);
   2. the time of one create_group on 16 test nodes answering after 20 ms
      (the create and the verification are two parallel rounds).
-Build the library and the binary in release first (see the README).
+Build the binary in release first (see the README); CLUSTER_CLIENT_LIB
+benchmarks another build of the library.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ from typing import List, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.dont_write_bytecode = True  # run from a checkout: leave no __pycache__ behind
-sys.path.insert(0, str(HERE / "src"))
 
-import cluster_client  # noqa: E402
+try:
+    import cluster_client  # the installed package (its own library)
+except ModuleNotFoundError:
+    # Not installed: the checkout's sources, with $CLUSTER_CLIENT_LIB.
+    sys.path.insert(0, str(HERE / "src"))
+    import cluster_client
 
 
 class Nodes:

@@ -5,12 +5,16 @@ test nodes' own (``fault``, ``down``, ... commands on their stdin)."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import inspect
+import json
 import logging
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,8 @@ import cluster_client
 from cluster_client import (
     ClientClosedError,
     ClusterClient,
+    ClusterClientError,
+    ConfigFileNotFoundError,
     GroupOperationException,
     InvalidInput,
     RequestErrorException,
@@ -156,6 +162,149 @@ def test_config_file(nodes: TestNodes, tmp_path: Path) -> None:
     assert nodes.holders("from-config") == [0, 1, 2]
 
 
+def test_create_group_returns_a_real_bool(client: ClusterClient, nodes: TestNodes) -> None:
+    ok = client.create_group("real-bool")
+    assert ok is True and type(ok) is bool
+    assert json.dumps({"ok": ok}) == '{"ok": true}'
+    nodes.command("fault 0 POST 500 10")
+    failed = client.create_group("real-bool-2")
+    assert failed is False and type(failed) is bool
+    assert json.dumps(failed) == "false"
+    nodes.command("clear *")
+
+    def helper() -> bool:  # plain code, even with an event loop running
+        return client.create_group("real-bool-4")
+
+    async def main() -> None:
+        async with aio.ClusterClient(nodes.hosts, **FAST) as c:
+            assert await c.create_group("real-bool-3") is True
+        assert helper() is True
+        # Only coroutine code calling it directly gets the awaitable form
+        # (the reference asyncio client's `await client.create_group(...)`).
+        direct = client.create_group("real-bool-5")
+        assert isinstance(direct, cluster_client.GroupCreated) and direct == True  # noqa: E712
+        assert await direct is True
+
+    asyncio.run(main())
+
+
+def test_one_error_style_per_call(client: ClusterClient, nodes: TestNodes) -> None:
+    # create_group: False, the reason in last_error.
+    nodes.command("fault 1 POST 500 10")
+    assert client.create_group("style") is False
+    assert isinstance(client.last_error, GroupOperationException)
+    # delete_group: the nodes where it failed, the reason in last_error.
+    assert client.create_group("style-2") is False
+    nodes.command("fault 2 DELETE 500 100")
+    assert client.delete_group("never-there") == [nodes.hosts[2]]
+    e = client.last_error
+    assert isinstance(e, GroupOperationException) and e.failed_hosts == [nodes.hosts[2]]
+    nodes.command("clear *")
+    assert client.delete_group("never-there") == []
+    assert client.last_error is None
+    # Everything else raises; bad input raises from every call.
+    nodes.command("fault 0 POST 500 10")
+    with pytest.raises(GroupOperationException):
+        client.create_group_or_raise("style-3")
+    for call in (client.create_group, client.delete_group, client.create_group_or_raise):
+        with pytest.raises(InvalidInput):
+            call("a/b")
+
+
+def test_help_shows_the_real_defaults() -> None:
+    expected = {
+        "hosts": None,
+        "config": None,
+        "retries": 3,
+        "timeout": 10.0,
+        "operation_timeout": 60.0,
+        "initial_delay": 1.0,
+        "max_delay": 10.0,
+        "group_api": "reference",
+    }
+    for cls in (ClusterClient, aio.ClusterClient):
+        params = inspect.signature(cls).parameters
+        assert {k: p.default for k, p in params.items()} == expected, cls
+        text = str(inspect.signature(cls))
+        for shown in ("= 3,", "= 10.0,", "= 60.0,", "= 1.0,", "= 'reference'"):
+            assert shown in text, (shown, text)
+        assert "object at" not in text
+
+
+def test_config_file_then_keywords_later_wins(
+    nodes: TestNodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = folder / "cluster.toml"
+    hosts = ", ".join(f'"{h}"' for h in nodes.hosts)
+    path.write_text(
+        f'hosts = [{hosts}]\n[retry]\nattempts = 1\ninitial_delay = "10ms"\n'
+        '[journal]\npath = "sagas.journal"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    # A keyword that does not touch the retries: the file's single attempt stands.
+    nodes.command("fault * POST 503 2")
+    with ClusterClient(config=path, operation_timeout=20.0) as c:
+        assert c.create_group("file-wins") is False
+    assert [nodes.count(str(i), "POST") for i in range(3)] == [1, 1, 1]
+    # The file's relative journal path is taken from the file's folder.
+    assert (folder / "sagas.journal").exists()
+    assert not (tmp_path / "sagas.journal").exists()
+    # retries=3 (the default's value, passed explicitly) overrides the file;
+    # its delays stay the file's.
+    nodes.command("clear *")
+    nodes.command("fault * POST 503 2")
+    with ClusterClient(config=path, retries=3) as c:
+        assert c.create_group("keyword-wins") is True
+    assert [nodes.count(str(i), "POST") for i in range(3)] == [4, 4, 4]
+    assert nodes.holders("keyword-wins") == [0, 1, 2]
+    # hosts given as an argument replace the file's.
+    bogus = folder / "bogus.toml"
+    bogus.write_text('hosts = ["http://127.0.0.1:1"]\ngroup_api = "reference"\n')
+    with ClusterClient(nodes.hosts, config=bogus) as c:
+        assert c.cluster_management().nodes() == nodes.hosts
+    with ClusterClient(config=bogus, **FAST) as c:
+        assert c.cluster_management().nodes() == ["http://127.0.0.1:1"]
+    # A bad key in the file is named, with the file, also when merged.
+    typo = folder / "typo.toml"
+    typo.write_text(f"hosts = [{hosts}]\n[retry]\nattemps = 5\n")
+    for kwargs in ({}, {"retries": 2}):
+        with pytest.raises(InvalidInput) as info:
+            ClusterClient(config=typo, **kwargs)  # type: ignore[arg-type]
+        assert "attemps" in str(info.value) and str(typo) in str(info.value), info.value
+
+
+def test_missing_config_file_is_file_not_found(nodes: TestNodes, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+    for kwargs in ({}, {"retries": 2}, {"hosts": nodes.hosts}):
+        with pytest.raises(FileNotFoundError) as info:
+            ClusterClient(config=missing, **kwargs)  # type: ignore[arg-type]
+        e = info.value
+        assert isinstance(e, ConfigFileNotFoundError)
+        assert isinstance(e, InvalidInput) and isinstance(e, ClusterClientError)
+        assert e.errno == errno.ENOENT and e.filename == str(missing)
+        assert str(missing) in str(e)
+    with pytest.raises(FileNotFoundError):
+        aio.ClusterClient(config=str(missing))
+
+
+def test_library_override_and_bundled_library(tmp_path: Path) -> None:
+    from cluster_client import _native
+
+    if not os.environ.get("CLUSTER_CLIENT_LIB"):
+        # Installed from the wheel: the library is the package's own.
+        assert Path(_native.LIBRARY_PATH).parent == Path(cluster_client.__file__).parent
+    # CLUSTER_CLIENT_LIB, when set, is the library loaded.
+    env = dict(os.environ, CLUSTER_CLIENT_LIB=str(tmp_path / "no-such-lib.so"))
+    out = subprocess.run(
+        [sys.executable, "-c", "import cluster_client"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode != 0
+    assert "no-such-lib.so" in out.stderr, out.stderr
+
+
 def test_webdav_nodes(start_nodes) -> None:  # type: ignore[no-untyped-def]
     dav = start_nodes(2, "--api", "webdav")
     with ClusterClient(dav.hosts, group_api="webdav", **{k: v for k, v in FAST.items()}) as c:
@@ -214,6 +363,26 @@ def test_async_failure_sets_last_error(nodes: TestNodes) -> None:
             await c.create_group("af")
 
     asyncio.run(main())
+
+
+def test_cancelling_an_aio_call_returns_to_the_loop_at_once(nodes: TestNodes) -> None:
+    # The C ABI has no per-call cancellation yet: the task ends at once, the
+    # call itself runs to its end in its worker thread; the client stays
+    # usable and closes once that call has returned.
+    nodes.command("latency * 1s")
+
+    async def main() -> float:
+        async with aio.ClusterClient(nodes.hosts, **FAST) as c:
+            started = time.monotonic()
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(c.create_group("cancelled"), 0.05)
+            waited = time.monotonic() - started
+            nodes.command("latency * 0")
+            assert await c.create_group("after-cancel") is True
+            return waited
+
+    assert asyncio.run(main()) < 0.5
+    assert nodes.holders("after-cancel") == [0, 1, 2]
 
 
 def test_close_twice_is_safe_and_a_closed_client_raises(nodes: TestNodes) -> None:

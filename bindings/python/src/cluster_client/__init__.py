@@ -4,8 +4,9 @@ retries, failover, node health and pool metrics. Python bindings (ctypes)
 over the C ABI of the ``cluster-client`` Rust library.
 
 ``ClusterClient`` blocks (and is thread-safe); ``cluster_client.aio`` has
-the same API as coroutines. The shared library is found through
-``$CLUSTER_CLIENT_LIB`` or a copy inside this package (see the README).
+the same API as coroutines. The shared library is the one the wheel
+bundles (built by cargo at install time), or ``$CLUSTER_CLIENT_LIB`` when
+set (see the README).
 """
 
 from ._client import (
@@ -19,6 +20,7 @@ from ._native import library_version
 from .exceptions import (
     ClientClosedError,
     ClusterClientError,
+    ConfigFileNotFoundError,
     GroupOperationException,
     InvalidInput,
     RequestErrorException,
@@ -34,6 +36,7 @@ __all__ = [
     "UndeletedHosts",
     "ClusterClientError",
     "ClientClosedError",
+    "ConfigFileNotFoundError",
     "GroupOperationException",
     "InvalidInput",
     "RequestErrorException",

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import ctypes
+import datetime
+import inspect
 import json
 import logging
 import os
+import re
+import sys
 import threading
 from ctypes import POINTER, c_int, c_void_p
 from typing import (
     Any,
+    Callable,
     Dict,
     Generator,
     Iterable,
     List,
     NamedTuple,
     Optional,
+    Tuple,
+    Type,
     Union,
 )
 
@@ -24,13 +31,13 @@ from ._native import lib
 from .exceptions import (
     ClientClosedError,
     ClusterClientError,
+    ConfigFileNotFoundError,
     GroupOperationException,
     InvalidInput,
+    RequestErrorException,
 )
 
 log = logging.getLogger("cluster_client")
-
-_UNSET: Any = object()
 
 #: How long ``close()`` waits for calls in flight to return after the
 #: shutdown (they return promptly; a call stuck longer keeps the handle
@@ -39,11 +46,14 @@ _CLOSE_WAIT_SECONDS = 120.0
 
 
 class GroupCreated(int):
-    """The result of ``create_group``: true or false like a ``bool``
-    (``if ok:``, ``ok == True``), and also awaitable (``await`` gives the
-    ``bool``), so programs written for the reference asyncio client run
-    unchanged. The call itself has finished (blocking) before it returns;
-    use ``cluster_client.aio`` to not block an event loop."""
+    """What ``create_group`` returns when called directly from coroutine
+    code, an ``async def`` body (the reference asyncio client's
+    ``await client.create_group(...)``): true or false like a ``bool``
+    (``if ok:``, ``ok == True``) and awaitable (``await`` gives the
+    ``bool``), so programs written for that client run unchanged. The call
+    itself has finished (blocking the loop) before it returns; use
+    ``cluster_client.aio`` in asyncio code. Everywhere else
+    ``create_group`` returns a plain ``bool``."""
 
     def __new__(cls, value: bool) -> "GroupCreated":
         return super().__new__(cls, 1 if value else 0)
@@ -76,23 +86,98 @@ class NodeResponse(NamedTuple):
     body: bytes
 
 
-def _duration(seconds: Optional[float], what: str) -> Optional[str]:
-    if seconds is None:
-        return None
+class _DefaultInt(int):
+    """A default the caller did not pass (shown by ``help()`` as the int)."""
+
+
+class _DefaultFloat(float):
+    """A default the caller did not pass (shown as the float)."""
+
+
+class _DefaultStr(str):
+    """A default the caller did not pass (shown as the str)."""
+
+
+def _given(value: object) -> bool:
+    """Whether the caller passed ``value`` (rather than left the default)."""
+    return value is not None and not isinstance(
+        value, (_DefaultInt, _DefaultFloat, _DefaultStr)
+    )
+
+
+# The library's own defaults (``ClientBuilder``), shown by ``help()``. A
+# setting left at its default is not sent, so a configuration file's value
+# for it stands.
+DEFAULT_RETRIES: int = _DefaultInt(3)
+DEFAULT_TIMEOUT: float = _DefaultFloat(10.0)
+DEFAULT_OPERATION_TIMEOUT: float = _DefaultFloat(60.0)
+DEFAULT_INITIAL_DELAY: float = _DefaultFloat(1.0)
+DEFAULT_MAX_DELAY: float = _DefaultFloat(10.0)
+DEFAULT_GROUP_API: str = _DefaultStr("reference")
+
+# Keys of the configuration file holding paths relative to the file's folder.
+_RELATIVE_PATH_KEYS = (("tls", "ca_file"), ("journal", "path"))
+
+
+def _duration(seconds: object, what: str) -> str:
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise InvalidInput(f"{what} must be a number of seconds, not {seconds!r}", 1)
     if not (0 < seconds < 10**9):
         raise InvalidInput(f"{what} must be above 0 seconds, not {seconds!r}", 1)
-    return f'"{max(1, round(seconds * 1000))}ms"'
+    return f"{max(1, round(seconds * 1000))}ms"
 
 
-def _toml_string(value: str, what: str) -> str:
-    _native.encode(value, what)  # NUL / type checks
-    # A JSON string is a TOML basic string (control characters escaped).
-    return json.dumps(value, ensure_ascii=False)
+def _toml_key(key: str) -> str:
+    bare = key and all(c.isascii() and (c.isalnum() or c in "-_") for c in key)
+    return key if bare else _toml_value(key)
 
 
-def _config_toml(
+def _toml_value(value: object) -> str:
+    """``value`` as TOML (what a TOML parser gives back: tables, arrays,
+    strings, numbers, booleans, dates), tables inline."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        _native.encode(value, "a configuration value")  # NUL check
+        # A JSON string is a TOML basic string (control characters escaped).
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + items + "}" if items else "{}"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    raise InvalidInput(f"cannot write {value!r} as TOML", 1)
+
+
+def _toml_document(table: Dict[str, Any]) -> str:
+    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in table.items())
+
+
+def _host_list(hosts: Union[str, Iterable[str]]) -> List[str]:
+    if isinstance(hosts, str):
+        hosts = hosts.split(",")
+    try:
+        host_list = list(hosts)
+    except TypeError as e:
+        raise InvalidInput(f"hosts must be a list of str: {e}", 1) from e
+    if not host_list:
+        raise InvalidInput("no hosts configured", 1)
+    for h in host_list:
+        _native.encode(h, "host")  # type and NUL checks
+    return host_list
+
+
+def _settings(
     hosts: Optional[Union[str, Iterable[str]]],
     retries: int,
     timeout: Optional[float],
@@ -100,50 +185,120 @@ def _config_toml(
     initial_delay: float,
     max_delay: float,
     group_api: str,
-) -> str:
-    lines: List[str] = []
+) -> Dict[str, Any]:
+    """The settings the caller passed, as configuration-file keys (a
+    setting left at its default is left out)."""
+    table: Dict[str, Any] = {}
     if hosts is not None:
-        if isinstance(hosts, str):
-            hosts = [h for h in hosts.split(",")]
-        try:
-            host_list = list(hosts)
-        except TypeError as e:
-            raise InvalidInput(f"hosts must be a list of str: {e}", 1) from e
-        if not host_list:
-            raise InvalidInput("no hosts configured", 1)
-        lines.append(
-            "hosts = [" + ", ".join(_toml_string(h, "host") for h in host_list) + "]"
-        )
-    lines.append("group_api = " + _toml_string(group_api, "group_api"))
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
-        raise InvalidInput(f"retries (attempts in all) must be an int >= 1, not {retries!r}", 1)
-    lines += ["[retry]", f"attempts = {retries}"]
-    lines.append(f"initial_delay = {_duration(initial_delay, 'initial_delay')}")
-    lines.append(f"max_delay = {_duration(max_delay, 'max_delay')}")
-    lines.append("[timeouts]")
-    request = _duration(timeout, "timeout")
-    if request is not None:
-        lines.append(f"request = {request}")
-    operation = _duration(operation_timeout, "operation_timeout")
-    if operation is not None:
-        lines.append(f"operation = {operation}")
-    return "\n".join(lines) + "\n"
+        table["hosts"] = _host_list(hosts)
+    if _given(group_api):
+        _native.encode(group_api, "group_api")
+        table["group_api"] = group_api
+    retry: Dict[str, Any] = {}
+    if _given(retries):
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
+            raise InvalidInput(
+                f"retries (attempts in all) must be an int >= 1, not {retries!r}", 1
+            )
+        retry["attempts"] = retries
+    if _given(initial_delay):
+        retry["initial_delay"] = _duration(initial_delay, "initial_delay")
+    if _given(max_delay):
+        retry["max_delay"] = _duration(max_delay, "max_delay")
+    if retry:
+        table["retry"] = retry
+    timeouts: Dict[str, Any] = {}
+    if _given(timeout):
+        timeouts["request"] = _duration(timeout, "timeout")
+    if _given(operation_timeout):
+        timeouts["operation"] = _duration(operation_timeout, "operation_timeout")
+    if timeouts:
+        table["timeouts"] = timeouts
+    return table
+
+
+def _read_config(path: str) -> Dict[str, Any]:
+    """The configuration file as a table, its relative paths made relative
+    to the current directory (the library takes them from the file's
+    folder)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9 and 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            table = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigFileNotFoundError(path) from None
+    except OSError as e:
+        raise InvalidInput(f"config file {path} cannot be read: {e}", 1) from e
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidInput(f"{path}: {e}", 1) from e
+    folder = os.path.dirname(path)
+    for section, key in _RELATIVE_PATH_KEYS:
+        value = table.get(section)
+        if isinstance(value, dict) and isinstance(value.get(key), str):
+            value[key] = os.path.join(folder, value[key])
+    return table
+
+
+def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    """``over`` applied on ``base``, section by section (as the builder
+    calls after ``config_file`` in Rust: later wins, key by key)."""
+    merged = dict(base)
+    for key, value in over.items():
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and key != "group_api":
+            merged[key] = _merge(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+_COROUTINE_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def _caller_is_coroutine(depth: int) -> bool:
+    """Whether the code ``depth`` frames above this function's caller is
+    coroutine code (an ``async def`` body, or top-level ``await``)."""
+    try:
+        frame = sys._getframe(depth + 1)
+    except ValueError:  # pragma: no cover - no such frame
+        return False
+    return bool(frame.f_code.co_flags & _COROUTINE_CODE)
+
+
+_GENERATED_PREFIX = re.compile(r"\bconfig: (line \d+: )?")
 
 
 class ClusterClient:
     """A blocking client for a cluster of HTTP nodes (thread-safe).
 
     ``hosts``: node addresses (``["http://10.0.0.1:8000", ...]`` or a
-    comma-separated string); ``None`` reads ``$HOSTS``. ``config``: the path
-    of a TOML configuration file (the library's format; then pass no other
-    setting). ``retries``: attempts in all per node (the first included, as
-    the reference client: 3). ``timeout``: seconds for one attempt (default
-    10). ``operation_timeout``: seconds for one call, all attempts and
-    backoff included (default 60). ``initial_delay``/``max_delay``: the
-    exponential backoff in seconds (default 1 and 10). ``group_api``: the
+    comma-separated string); ``None``: the configuration file's ``hosts``,
+    else ``$HOSTS``. ``config``: the path of a TOML configuration file (the
+    library's format, as ``ClientBuilder::config_file``). ``retries``:
+    attempts in all per node, the first included (as the reference client).
+    ``timeout``: seconds for one attempt. ``operation_timeout``: seconds for
+    one call, all attempts and backoff included. ``initial_delay`` and
+    ``max_delay``: the exponential backoff, in seconds. ``group_api``: the
     nodes' group protocol, ``"reference"`` or ``"webdav"``.
 
-    Raises ``InvalidInput`` for bad hosts or settings (nothing is sent).
+    The defaults shown are the library's. With ``config``, the file comes
+    first and the arguments passed here override it, key by key (as builder
+    calls after ``config_file`` in Rust: later wins); an argument left at
+    its default (or ``None``) leaves the file's value in place.
+
+    Errors, one style per call: ``create_group`` returns ``False`` (the
+    reason in ``last_error``) and ``delete_group`` returns the nodes where
+    it failed when the operation fails on the nodes; every other call
+    raises (``GroupOperationException``, ``RequestErrorException``). Every
+    call, the constructor included, raises ``InvalidInput`` for bad input
+    (a bad host, id or setting; nothing is sent),
+    ``ConfigFileNotFoundError`` (an ``InvalidInput`` and a
+    ``FileNotFoundError``) for a missing configuration file,
+    ``ClientClosedError`` once closed, and ``ClusterClientError`` for
+    anything else the library reports.
     """
 
     def __init__(
@@ -151,52 +306,48 @@ class ClusterClient:
         hosts: Optional[Union[str, Iterable[str]]] = None,
         *,
         config: Optional[Union[str, "os.PathLike[str]"]] = None,
-        retries: int = _UNSET,
-        timeout: Optional[float] = _UNSET,
-        operation_timeout: Optional[float] = _UNSET,
-        initial_delay: float = _UNSET,
-        max_delay: float = _UNSET,
-        group_api: str = _UNSET,
+        retries: int = DEFAULT_RETRIES,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        operation_timeout: Optional[float] = DEFAULT_OPERATION_TIMEOUT,
+        initial_delay: float = DEFAULT_INITIAL_DELAY,
+        max_delay: float = DEFAULT_MAX_DELAY,
+        group_api: str = DEFAULT_GROUP_API,
     ) -> None:
         self._lock = threading.Condition()
         self._in_flight = 0
         self._handle: Optional[int] = None
         self._closed = False
         self._local = threading.local()
-        settings = {
-            "retries": retries,
-            "timeout": timeout,
-            "operation_timeout": operation_timeout,
-            "initial_delay": initial_delay,
-            "max_delay": max_delay,
-            "group_api": group_api,
-        }
-        given = [k for k, v in settings.items() if v is not _UNSET]
-        if config is not None:
-            if hosts is not None or given:
-                raise InvalidInput(
-                    "pass either config (a TOML file) or hosts and settings, not both: "
-                    f"put {', '.join((['hosts'] if hosts is not None else []) + given)} "
-                    "in the file",
-                    1,
-                )
-            path = _native.encode(str(config), "config")
-            self._handle = _native.new_client(lib.cc_client_new_from_config, path)
-        else:
-            defaults = {
-                "retries": 3,
-                "timeout": None,
-                "operation_timeout": None,
-                "initial_delay": 1.0,
-                "max_delay": 10.0,
-                "group_api": "reference",
-            }
-            for k in given:
-                defaults[k] = settings[k]
-            toml = _config_toml(hosts, **defaults)
+        table = _settings(
+            hosts, retries, timeout, operation_timeout, initial_delay, max_delay, group_api
+        )
+        if config is None:
+            toml = _toml_document(table)
             self._handle = _native.new_client(
                 lib.cc_client_new_from_toml, toml.encode("utf-8")
             )
+            return
+        if not isinstance(config, (str, os.PathLike)):
+            raise InvalidInput(f"config must be a path, not {config!r}", 1)
+        path = os.fspath(config)
+        encoded = _native.encode(path, "config")
+        if not table:
+            # The file alone: the library reads it (its errors name the line).
+            if not os.path.exists(path):
+                raise ConfigFileNotFoundError(path)
+            self._handle = _native.new_client(lib.cc_client_new_from_config, encoded)
+            return
+        toml = _toml_document(_merge(_read_config(path), table))
+        try:
+            self._handle = _native.new_client(
+                lib.cc_client_new_from_toml, toml.encode("utf-8")
+            )
+        except ClusterClientError as e:
+            # The library's message names the key; its line would be of the
+            # merged text, so the file is named instead.
+            e.message = _GENERATED_PREFIX.sub(f"{path} with the arguments: ", e.message, count=1)
+            e.args = (e.message,)
+            raise
 
     # -- lifetime ---------------------------------------------------------
 
@@ -257,10 +408,10 @@ class ClusterClient:
 
     @property
     def last_error(self) -> Optional[ClusterClientError]:
-        """Why this thread's last ``create_group`` returned ``False`` (a
-        ``GroupOperationException`` with ``failed_hosts``,
-        ``rollback_failed_hosts`` and ``possible_orphans``); ``None`` after a
-        success."""
+        """Why this thread's last ``create_group`` returned ``False`` or
+        ``delete_group`` returned nodes (a ``GroupOperationException`` with
+        ``failed_hosts``, ``rollback_failed_hosts`` and
+        ``possible_orphans``); ``None`` after a success."""
         return getattr(self._local, "last_error", None)
 
     def create_group_or_raise(self, group_id: str) -> None:
@@ -268,47 +419,50 @@ class ClusterClient:
         everywhere; raises ``GroupOperationException`` when it did not hold
         on every node, ``InvalidInput`` for a bad id (nothing sent)."""
         gid = _native.encode(group_id, "group id")
-        handle = self._enter()
-        try:
-            _native.call(
-                lib.cc_create_group, handle, gid, failure=GroupOperationException
-            )
-        finally:
-            self._leave()
+        self._call(lib.cc_create_group, gid, failure=GroupOperationException)
 
-    def create_group(self, group_id: str) -> GroupCreated:
+    def create_group(self, group_id: str) -> bool:
         """Creates group ``group_id`` on every node (see
-        ``create_group_or_raise``): true on success; false on failure, with
-        the reason in ``last_error`` and in the log. Bad input and a closed
-        client still raise."""
+        ``create_group_or_raise``): ``True`` on success; ``False`` when it
+        did not hold on every node, with the reason in ``last_error`` and in
+        the log. Bad input, a closed client and other errors raise.
+
+        Called directly from coroutine code (an ``async def`` body), the
+        result is also awaitable (a ``GroupCreated``, a ``bool``-like
+        ``int``), for programs written for the reference asyncio client
+        (``await client.create_group(...)``)."""
         try:
             self.create_group_or_raise(group_id)
+            ok = True
         except GroupOperationException as e:
             self._local.last_error = e
             log.error("create_group %r failed: %s", group_id, e.message)
-            return GroupCreated(False)
-        self._local.last_error = None
-        log.info("group %r created on every node", group_id)
-        return GroupCreated(True)
+            ok = False
+        else:
+            self._local.last_error = None
+            log.info("group %r created on every node", group_id)
+        if _caller_is_coroutine(1):
+            created: bool = GroupCreated(ok)  # type: ignore[assignment]
+            return created
+        return ok
 
     def delete_group(self, group_id: str) -> UndeletedHosts:
         """Deletes group ``group_id`` on every node; returns the nodes where
         that failed (empty: gone everywhere; a node without the group counts
-        as deleted)."""
+        as deleted), with the reason in ``last_error`` and in the log. Bad
+        input, a closed client and other errors raise."""
         gid = _native.encode(group_id, "group id")
-        handle = self._enter()
         out = POINTER(_native.CcStringList)()
-        err = POINTER(_native.CcError)()
-        try:
-            code = lib.cc_delete_group(handle, gid, ctypes.byref(out), ctypes.byref(err))
-        finally:
-            self._leave()
+        code, err = self._invoke(lib.cc_delete_group, gid, ctypes.byref(out))
         failed = _native.take_list(out)
         if code == _native.CC_OPERATION_FAILED:
             e = _native.take_error(err, GroupOperationException)
+            self._local.last_error = e
             log.warning("delete_group %r failed on %s: %s", group_id, failed, e.message)
         elif code != _native.CC_OK:
             raise _native.take_error(err)
+        else:
+            self._local.last_error = None
         return UndeletedHosts(failed)
 
     def verify_group(self, host: str, group_id: str) -> bool:
@@ -317,11 +471,7 @@ class ClusterClient:
         h = _native.encode(host, "host")
         gid = _native.encode(group_id, "group id")
         exists = c_int(-1)
-        handle = self._enter()
-        try:
-            _native.call(lib.cc_verify_group, handle, h, gid, ctypes.byref(exists))
-        finally:
-            self._leave()
+        self._call(lib.cc_verify_group, h, gid, ctypes.byref(exists))
         return exists.value == 1
 
     def verify_group_everywhere(self, group_id: str) -> Dict[str, Optional[bool]]:
@@ -329,11 +479,7 @@ class ClusterClient:
         for a node that gave no usable answer."""
         gid = _native.encode(group_id, "group id")
         out = POINTER(_native.CcPresenceList)()
-        handle = self._enter()
-        try:
-            _native.call(lib.cc_verify_group_everywhere, handle, gid, ctypes.byref(out))
-        finally:
-            self._leave()
+        self._call(lib.cc_verify_group_everywhere, gid, ctypes.byref(out))
         try:
             result: Dict[str, Optional[bool]] = {}
             lst = out.contents
@@ -359,19 +505,14 @@ class ClusterClient:
             raise InvalidInput("body must be bytes or None", 1)
         data = bytes(body) if body is not None else None
         out = POINTER(_native.CcResponse)()
-        handle = self._enter()
-        try:
-            _native.call(
-                lib.cc_request,
-                handle,
-                m,
-                p,
-                data,
-                len(data) if data is not None else 0,
-                ctypes.byref(out),
-            )
-        finally:
-            self._leave()
+        self._call(
+            lib.cc_request,
+            m,
+            p,
+            data,
+            len(data) if data is not None else 0,
+            ctypes.byref(out),
+        )
         try:
             r = out.contents
             raw = ctypes.string_at(r.body, r.body_len) if r.body else b""
@@ -385,21 +526,40 @@ class ClusterClient:
 
     def _list(self, fn: Any) -> List[str]:
         out = POINTER(_native.CcStringList)()
-        handle = self._enter()
-        try:
-            _native.call(fn, handle, ctypes.byref(out))
-        finally:
-            self._leave()
+        self._call(fn, ctypes.byref(out))
         return _native.take_list(out)
 
     def _text(self, fn: Any) -> str:
         out = c_void_p()
+        self._call(fn, ctypes.byref(out))
+        return _native.take_string(out)
+
+    # -- the foreign calls --------------------------------------------------
+
+    def _invoke(
+        self, fn: Callable[..., int], *args: object
+    ) -> Tuple[int, "ctypes._Pointer[_native.CcError]"]:
+        """Runs ``fn(handle, *args, &err)`` on the live handle; returns the
+        code and the error (which the caller takes). Every foreign call of a
+        client goes through here: the one place per-call cancellation
+        (Ctrl-C, asyncio) plugs in once the C ABI offers it."""
+        err = POINTER(_native.CcError)()
         handle = self._enter()
         try:
-            _native.call(fn, handle, ctypes.byref(out))
+            code = fn(handle, *args, ctypes.byref(err))
         finally:
             self._leave()
-        return _native.take_string(out)
+        return code, err
+
+    def _call(
+        self,
+        fn: Callable[..., int],
+        *args: object,
+        failure: Type[ClusterClientError] = RequestErrorException,
+    ) -> None:
+        """``_invoke``, raising the exception for any code but CC_OK."""
+        code, err = self._invoke(fn, *args)
+        _native.check(code, err, failure)
 
 
 class ClusterManagement:

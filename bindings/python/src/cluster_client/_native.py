@@ -20,7 +20,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Callable, List, Optional, Type
+from typing import Any, Callable, List, Optional, Type
 
 from .exceptions import (
     ClientClosedError,
@@ -103,14 +103,15 @@ def _library_path() -> str:
     if bundled.exists():
         return str(bundled)
     raise ImportError(
-        "cluster_client: the shared library was not found: set "
-        "CLUSTER_CLIENT_LIB to the path of libcluster_client.so, or copy it "
-        f"into {bundled.parent} before installing (see the README)"
+        f"cluster_client: the shared library {name} is not in {bundled.parent} "
+        "(pip install builds it with cargo; an editable install or a copy of "
+        "the sources does not): reinstall with pip, or set CLUSTER_CLIENT_LIB "
+        "to the path of the library (see the README)"
     )
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    def fn(name: str, restype, *argtypes) -> None:
+    def fn(name: str, restype: Any, *argtypes: Any) -> None:
         f = getattr(lib, name)
         f.restype = restype
         f.argtypes = list(argtypes)
@@ -156,8 +157,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("cc_string_list_free", None, POINTER(CcStringList))
 
 
-def _load() -> ctypes.CDLL:
-    path = _library_path()
+def _load(path: str) -> ctypes.CDLL:
     try:
         lib = ctypes.CDLL(path)
     except OSError as e:
@@ -177,7 +177,10 @@ def _load() -> ctypes.CDLL:
     return lib
 
 
-lib = _load()
+#: The path of the library loaded (``$CLUSTER_CLIENT_LIB`` or the bundled one).
+LIBRARY_PATH = _library_path()
+
+lib = _load(LIBRARY_PATH)
 
 #: The version of the loaded library (the Rust crate's).
 library_version: str = (lib.cc_version() or b"").decode("utf-8", "replace")
@@ -223,14 +226,12 @@ def take_error(
     return ClusterClientError(message, code)
 
 
-def call(
-    f: Callable[..., int],
-    *args: object,
+def check(
+    code: int,
+    err: "ctypes._Pointer[CcError]",
     failure: Type[ClusterClientError] = RequestErrorException,
 ) -> None:
-    """Calls ``f(*args, &err)`` and raises the exception for any code but CC_OK."""
-    err = POINTER(CcError)()
-    code = f(*args, ctypes.byref(err))
+    """Raises the exception for ``code`` unless it is CC_OK; frees ``err``."""
     if code != CC_OK:
         raise take_error(err, failure)
     if err:

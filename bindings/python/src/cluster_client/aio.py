@@ -7,22 +7,53 @@ releases the GIL, so concurrent tasks run their calls in parallel.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, Iterable, List, Optional, Union
+import os
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+from ._client import (
+    DEFAULT_GROUP_API,
+    DEFAULT_INITIAL_DELAY,
+    DEFAULT_MAX_DELAY,
+    DEFAULT_OPERATION_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    NodeResponse,
+)
 from ._client import ClusterClient as _SyncClient
-from ._client import NodeResponse
 from .exceptions import ClusterClientError, GroupOperationException
 
 
 class ClusterClient:
-    """As ``cluster_client.ClusterClient`` (same arguments), with coroutine
-    methods. ``last_error`` is why the last ``create_group`` of this client
-    returned ``False`` (of any task: check it right after the ``await``)."""
+    """As ``cluster_client.ClusterClient`` (same arguments, defaults and
+    error style: ``create_group`` returns ``False``, ``delete_group`` the
+    nodes where it failed, everything else raises), with coroutine methods.
+    ``last_error`` is why the last ``create_group`` of this client returned
+    ``False`` or ``delete_group`` returned nodes (of any task: check it
+    right after the ``await``). The
+    constructor runs on the calling thread (it sends nothing)."""
 
     def __init__(
-        self, hosts: Optional[Union[str, Iterable[str]]] = None, **settings: Any
+        self,
+        hosts: Optional[Union[str, Iterable[str]]] = None,
+        *,
+        config: Optional[Union[str, "os.PathLike[str]"]] = None,
+        retries: int = DEFAULT_RETRIES,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        operation_timeout: Optional[float] = DEFAULT_OPERATION_TIMEOUT,
+        initial_delay: float = DEFAULT_INITIAL_DELAY,
+        max_delay: float = DEFAULT_MAX_DELAY,
+        group_api: str = DEFAULT_GROUP_API,
     ) -> None:
-        self._client = _SyncClient(hosts, **settings)
+        self._client = _SyncClient(
+            hosts,
+            config=config,
+            retries=retries,
+            timeout=timeout,
+            operation_timeout=operation_timeout,
+            initial_delay=initial_delay,
+            max_delay=max_delay,
+            group_api=group_api,
+        )
         self.last_error: Optional[ClusterClientError] = None
 
     async def create_group_or_raise(self, group_id: str) -> None:
@@ -42,8 +73,15 @@ class ClusterClient:
         return True
 
     async def delete_group(self, group_id: str) -> List[str]:
-        """Deletes the group everywhere; the nodes where that failed."""
-        return list(await asyncio.to_thread(self._client.delete_group, group_id))
+        """Deletes the group everywhere; the nodes where that failed (empty:
+        gone everywhere)."""
+        failed, error = await asyncio.to_thread(self._delete, group_id)
+        self.last_error = error
+        return failed
+
+    def _delete(self, group_id: str) -> Tuple[List[str], Optional[ClusterClientError]]:
+        failed = self._client.delete_group(group_id)
+        return list(failed), self._client.last_error
 
     async def verify_group(self, host: str, group_id: str) -> bool:
         """Whether node ``host`` holds the group."""

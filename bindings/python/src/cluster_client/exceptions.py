@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import List, Sequence
 
 
@@ -20,6 +22,21 @@ class ClusterClientError(Exception):
 class InvalidInput(ClusterClientError, ValueError):
     """Refused before anything was sent: a bad host, group id, method, path or
     configuration, or a host that is not a node of the client."""
+
+
+class ConfigFileNotFoundError(InvalidInput, FileNotFoundError):
+    """The configuration file given as ``config`` does not exist. Also a
+    ``FileNotFoundError`` (``errno``, ``filename`` set) and an
+    ``InvalidInput``: nothing was sent."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(f"config file {filename} does not exist", 1)
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ClientClosedError(ClusterClientError):
@@ -65,6 +82,7 @@ class GroupOperationException(ClusterClientError):
 __all__ = [
     "ClusterClientError",
     "InvalidInput",
+    "ConfigFileNotFoundError",
     "ClientClosedError",
     "RequestErrorException",
     "GroupOperationException",
