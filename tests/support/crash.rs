@@ -297,3 +297,81 @@ pub fn journal_cost(work_dir: &Path, rounds: usize) -> std::io::Result<(Duration
     let _ = std::fs::remove_file(&journal);
     Ok((without, with))
 }
+
+/// Writes a journal of `bytes` bytes or more in the documented format:
+/// sagas that began and finished, as a process that never compacted
+/// would leave them (the worst case for a journal opened large).
+pub fn write_large_journal(path: &Path, bytes: usize) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(bytes + 4096);
+    let mut saga: u64 = 1;
+    let mut put = |v: serde_json::Value, out: &mut Vec<u8>| {
+        let payload = serde_json::to_vec(&v).unwrap_or_default();
+        let len = payload.len() as u32;
+        let crc = crc32fast::hash(&payload);
+        let mut h = crc32fast::Hasher::new();
+        h.update(b"ccj2");
+        h.update(&len.to_le_bytes());
+        h.update(&crc.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&h.finalize().to_le_bytes());
+        out.extend_from_slice(&payload);
+    };
+    while out.len() < bytes {
+        put(
+            serde_json::json!({"record": "begin", "saga": saga, "op": "create",
+                "group": format!("old-{saga}"), "nodes": ["http://127.0.0.1:1", "http://127.0.0.1:2"],
+                "request_id": "0123456789abcdef"}),
+            &mut out,
+        );
+        put(
+            serde_json::json!({"record": "finish", "saga": saga, "end": "ok", "left": []}),
+            &mut out,
+        );
+        saga += 1;
+    }
+    std::fs::write(path, out)
+}
+
+/// Mean `create_group` time on 3 test nodes at zero latency with an empty
+/// journal and with one of `large_bytes`, in the same run.
+pub fn large_journal_cost(
+    work_dir: &Path,
+    rounds: usize,
+    large_bytes: usize,
+) -> std::io::Result<(Duration, Duration)> {
+    let nodes = TestCluster::start(3)?;
+    std::fs::create_dir_all(work_dir)?;
+    let small = work_dir.join("empty.journal");
+    let large = work_dir.join("large.journal");
+    let _ = std::fs::remove_file(&small);
+    write_large_journal(&large, large_bytes)?;
+    let open = |path: &Path| {
+        ClusterClient::builder()
+            .hosts(nodes.urls())
+            .journal(path)
+            .build()
+            .map_err(std::io::Error::other)
+    };
+    let time = |client: &ClusterClient, tag: &str| {
+        let mut total = Duration::ZERO;
+        for i in 0..rounds {
+            let g = format!("large-{tag}-{i}");
+            let start = Instant::now();
+            let _ = client.create_group(&g);
+            total += start.elapsed();
+            let _ = client.delete_group(&g);
+        }
+        total / u32::try_from(rounds.max(1)).unwrap_or(u32::MAX)
+    };
+    let (empty, full) = (open(&small)?, open(&large)?);
+    time(&empty, "warm-a");
+    time(&full, "warm-b");
+    let a = time(&empty, "a");
+    let b = time(&full, "b");
+    drop((empty, full));
+    for p in [&small, &large] {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok((a, b))
+}
