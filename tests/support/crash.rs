@@ -304,7 +304,7 @@ pub fn journal_cost(work_dir: &Path, rounds: usize) -> std::io::Result<(Duration
 pub fn write_large_journal(path: &Path, bytes: usize) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(bytes + 4096);
     let mut saga: u64 = 1;
-    let mut put = |v: serde_json::Value, out: &mut Vec<u8>| {
+    let put = |v: serde_json::Value, out: &mut Vec<u8>| {
         let payload = serde_json::to_vec(&v).unwrap_or_default();
         let len = payload.len() as u32;
         let crc = crc32fast::hash(&payload);
