@@ -16,25 +16,6 @@ use crate::groups::{
 use crate::management::ClusterManagement;
 use crate::retry::RetryPolicy;
 
-fn checked_method(method: &str) -> Result<String, Error> {
-    let method = method.to_ascii_uppercase();
-    if method.is_empty() || method.len() > 32 || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(Error::InvalidRequest(format!(
-            "invalid HTTP method {method:?}"
-        )));
-    }
-    Ok(method)
-}
-
-fn checked_path(path: &str) -> Result<(), Error> {
-    if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(Error::InvalidRequest(format!(
-            "invalid request path {path:?}"
-        )));
-    }
-    Ok(())
-}
-
 fn is_idempotent(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS")
 }
@@ -188,8 +169,8 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let method = checked_method(method)?;
-        checked_path(path)?;
+        let method = crate::address::checked_method(method)?;
+        crate::address::checked_path(path)?;
         self.inner.cluster.request_one(
             &method,
             path.to_string(),
@@ -211,8 +192,8 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let method = checked_method(method)?;
-        checked_path(path)?;
+        let method = crate::address::checked_method(method)?;
+        crate::address::checked_path(path)?;
         let cluster = &self.inner.cluster;
         if cluster.is_shut_down() {
             return Err(Error::Shutdown);

@@ -166,3 +166,52 @@ fn group_ids_round_trip_through_a_real_node() {
         })
         .unwrap();
 }
+
+/// A path that cannot go on the wire as it is: the caller's error, before
+/// anything is sent, never the node's (no attempt, no metric, no health).
+#[test]
+fn a_bad_request_path_is_the_callers_error_and_sends_nothing() {
+    let nodes = TestCluster::start(2).unwrap();
+    let client = common::fast_builder(&nodes)
+        .unhealthy_after(1)
+        .build()
+        .unwrap();
+    let bad = [
+        "/a<b>", "/a`b", "/a\"b", "/a{b}", "/a|b", "/a^b", "/a\\b", "/a b", "/a#b", "/%zz", "/%4",
+        "/é", "no-slash", "/a\u{1}b", "/a[b]",
+    ];
+    let host = common::host(&nodes, 0);
+    for path in bad {
+        let err = client.request("GET", path, None).unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{path:?}: {err}");
+        assert!(err.is_invalid_input());
+        let err = client.request_to(&host, "GET", path, None).unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{path:?}: {err}");
+    }
+    for method in ["G ET", "", "GET\r\n", "PÖST", &"X".repeat(33)] {
+        let err = client.request(method, "/", None).unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{method:?}: {err}");
+    }
+    let m = client.cluster_management();
+    assert_eq!(m.unhealthy_nodes(), Vec::<HostAddress>::new());
+    for (h, metrics) in m.connection_pool_metrics() {
+        assert_eq!(metrics.operations_executed_with_error, 0, "{h}");
+        assert_eq!(metrics.operations_executed, 0, "{h}");
+        assert_eq!(metrics.connections_created, 0, "{h}");
+    }
+    for n in nodes.nodes() {
+        assert_eq!(n.request_count(), 0);
+    }
+    // Percent-encoded, the same characters go through as they are.
+    let ok = client
+        .request("GET", "/a%3Cb%3E?x=%7B1%7D&y=a:b@c", None)
+        .unwrap();
+    assert_eq!(ok.status, 404);
+    let sent: Vec<String> = nodes
+        .nodes()
+        .iter()
+        .flat_map(|n| n.requests())
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(sent.iter().any(|p| p.starts_with("/a%3Cb%3E")), "{sent:?}");
+}

@@ -1309,3 +1309,16 @@ fn no_hosts_hints_where_they_come_from() {
         assert!(err.contains(hint), "{hint}: {err}");
     }
 }
+
+#[test]
+fn a_bad_request_path_exits_2_and_sends_nothing() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    for path in ["/a<b>", "/a`b", "/a{b}", "/a|b", "/a^b", "/a\\b", "/a\"b"] {
+        let o = ctl(&nodes, &["request", "GET", path]);
+        assert_eq!(code(&o), Some(2), "{path}: {}", stderr(&o));
+        assert!(stderr(&o).contains("percent-encoded"), "{}", stderr(&o));
+    }
+    for n in nodes.nodes() {
+        assert_eq!(n.request_count(), 0);
+    }
+}

@@ -328,6 +328,17 @@ fn request_arguments_are_checked_before_sending() {
             CC_INVALID_INPUT
         );
         assert!(take_error(err).is_some());
+        // A path that cannot go on the wire: the caller's error, nothing sent.
+        for bad in [
+            c"/a<b>", c"/a`b", c"/a{b}", c"/a|b", c"/a^b", c"/a\\b", c"/a\"b",
+        ] {
+            assert_eq!(
+                cc_request(c, m, bad.as_ptr(), ptr::null(), 0, &mut resp, &mut err),
+                CC_INVALID_INPUT,
+                "{bad:?}"
+            );
+            assert!(take_error(err).is_some());
+        }
         assert_eq!(
             cc_request(c, m, p, ptr::null(), 0, ptr::null_mut(), &mut err),
             CC_NULL_POINTER

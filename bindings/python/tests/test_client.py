@@ -451,6 +451,12 @@ def test_request(client: ClusterClient, nodes: TestNodes) -> None:
     assert r.status == 404
     with pytest.raises(InvalidInput):
         client.request("GET", "no-slash")
+    # A path that cannot go on the wire is the caller's error: nothing sent.
+    before = sum(nodes.count(str(i), "GET") for i in range(3))
+    for bad in ["/a<b>", "/a`b", "/a{b}", "/a|b", "/a^b", "/a\\b", '/a"b']:
+        with pytest.raises(InvalidInput):
+            client.request("GET", bad)
+    assert sum(nodes.count(str(i), "GET") for i in range(3)) == before
     nodes.command("down *")
     with pytest.raises(RequestErrorException) as info:
         client.request("GET", "/_admin/server/id")
