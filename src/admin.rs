@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::address::{encode_segment, HostAddress};
-use crate::cluster::Cluster;
+use crate::cluster::{CallScope, Cluster};
 use crate::error::{body_excerpt, Error};
 
 /// A server's role in an ArangoDB deployment.
@@ -171,6 +171,8 @@ pub struct ServerMaintenance {
 pub struct ClusterAdmin {
     cluster: Arc<Cluster>,
     database: Option<String>,
+    /// The calls' settings, those of the client handle it came from.
+    scope: CallScope,
 }
 
 impl fmt::Debug for ClusterAdmin {
@@ -193,8 +195,12 @@ impl fmt::Debug for ClusterAdmin {
 impl ClusterAdmin {
     /// Administration over `cluster`'s nodes; paths get the `/_db/<name>`
     /// prefix when a database is given.
-    pub(crate) fn new(cluster: Arc<Cluster>, database: Option<String>) -> Self {
-        ClusterAdmin { cluster, database }
+    pub(crate) fn new(cluster: Arc<Cluster>, database: Option<String>, scope: CallScope) -> Self {
+        ClusterAdmin {
+            cluster,
+            database,
+            scope,
+        }
     }
 
     fn path(&self, p: &str) -> String {
@@ -208,7 +214,9 @@ impl ClusterAdmin {
     /// error bodies, non-2xx statuses and malformed JSON are typed errors.
     fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Answer, Error> {
         let path = self.path(path);
-        let resp = self.cluster.request_one(method, path.clone(), body, true)?;
+        let resp = self
+            .cluster
+            .request_one(&self.scope, method, path.clone(), body, true)?;
         let parsed: Result<Value, _> = serde_json::from_slice(&resp.body);
         if let Ok(v) = &parsed {
             if v.get("error").and_then(Value::as_bool) == Some(true) {

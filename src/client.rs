@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::address::HostAddress;
 use crate::admin::ClusterAdmin;
-use crate::cluster::{Cluster, HostResolver, NodeResponse};
+use crate::cluster::{CallScope, CancelToken, Cluster, HostResolver, NodeResponse};
 use crate::config::{ClientBuilder, Settings};
 use crate::error::{Error, NodeError, NodeFailure};
 use crate::groups::{
@@ -52,6 +52,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct ClusterClient {
     inner: Arc<Inner>,
+    /// This handle's call settings (see [`ClusterClient::with_options`]).
+    scope: CallScope,
 }
 
 impl ClusterClient {
@@ -75,15 +77,49 @@ impl ClusterClient {
             authenticated: settings.credentials.is_some(),
             cluster: Cluster::start(settings)?,
         };
+        let scope = inner.cluster.default_scope();
         Ok(ClusterClient {
             inner: Arc::new(inner),
+            scope,
         })
+    }
+
+    /// A client sharing this one's nodes, pools, health, metrics and
+    /// journal, whose calls (groups, requests, administration) use `options`
+    /// where they set something, and this client's settings elsewhere. This
+    /// client keeps its own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cluster_client::{CallOptions, ClusterClient, RetryPolicy};
+    /// use cluster_client::testkit::TestCluster;
+    ///
+    /// let nodes = TestCluster::start(2)?;
+    /// let client = ClusterClient::new(nodes.urls())?;
+    /// let quick = client.with_options(
+    ///     CallOptions::new()
+    ///         .operation_timeout(Duration::from_millis(500))
+    ///         .retry_policy(RetryPolicy::none()),
+    /// );
+    /// quick.create_group("g")?;
+    /// assert_eq!(client.cluster_management().nodes(), quick.cluster_management().nodes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_options(&self, options: CallOptions) -> ClusterClient {
+        ClusterClient {
+            inner: self.inner.clone(),
+            scope: options.apply(&self.scope),
+        }
     }
 
     /// Cluster administration (ArangoDB's coordinator API, after
     /// python-arango's `Cluster`), spread over the nodes by the host resolver.
     pub fn cluster(&self) -> ClusterAdmin {
-        ClusterAdmin::new(self.inner.cluster.clone(), self.inner.database.clone())
+        ClusterAdmin::new(
+            self.inner.cluster.clone(),
+            self.inner.database.clone(),
+            self.scope.clone(),
+        )
     }
 
     /// A client for these hosts with every default.
@@ -114,7 +150,7 @@ impl ClusterClient {
     /// the call fails at once if it is still down.
     pub fn create_group(&self, id: &str) -> Result<(), Error> {
         let i = &self.inner;
-        groups::create_group(&i.cluster, &i.group_api, &i.ledger, id)
+        groups::create_group(&i.cluster, &i.group_api, &i.ledger, &self.scope, id)
     }
 
     /// Deletes group `id` on every node; returns the nodes where that failed
@@ -131,7 +167,7 @@ impl ClusterClient {
     /// As [`delete_group`](Self::delete_group), with each failed node's reason.
     pub fn delete_group_report(&self, id: &str) -> Result<Vec<NodeFailure>, Error> {
         let i = &self.inner;
-        groups::delete_group(&i.cluster, &i.group_api, &i.ledger, id)
+        groups::delete_group(&i.cluster, &i.group_api, &i.ledger, &self.scope, id)
     }
 
     /// As [`delete_group`](Self::delete_group), with what happened on every
@@ -142,18 +178,24 @@ impl ClusterClient {
         id: &str,
     ) -> Result<Vec<(HostAddress, NodeDeletion)>, Error> {
         let i = &self.inner;
-        groups::delete_group_outcomes(&i.cluster, &i.group_api, &i.ledger, id)
+        groups::delete_group_outcomes(&i.cluster, &i.group_api, &i.ledger, &self.scope, id)
     }
 
     /// Whether node `host` holds group `id`.
     pub fn verify_group(&self, host: &HostAddress, id: &str) -> Result<bool, Error> {
-        groups::verify_group(&self.inner.cluster, &self.inner.group_api, host, id)
+        groups::verify_group(
+            &self.inner.cluster,
+            &self.inner.group_api,
+            &self.scope,
+            host,
+            id,
+        )
     }
 
     /// Whether each node holds group `id`, asked of every node at once (in
     /// node order); a node that gave no usable answer has its error.
     pub fn verify_group_everywhere(&self, id: &str) -> Result<GroupPresence, Error> {
-        groups::verify_group_everywhere(&self.inner.cluster, &self.inner.group_api, id)
+        groups::verify_group_everywhere(&self.inner.cluster, &self.inner.group_api, &self.scope, id)
     }
 
     /// Sends one request to one node picked by the host resolver, failing
@@ -172,6 +214,7 @@ impl ClusterClient {
         let method = crate::address::checked_method(method)?;
         crate::address::checked_path(path)?;
         self.inner.cluster.request_one(
+            &self.scope,
             &method,
             path.to_string(),
             body.map(<[u8]>::to_vec),
@@ -195,8 +238,8 @@ impl ClusterClient {
         let method = crate::address::checked_method(method)?;
         crate::address::checked_path(path)?;
         let cluster = &self.inner.cluster;
-        if cluster.is_shut_down() {
-            return Err(Error::Shutdown);
+        if let Some(refused) = self.scope.refused(cluster) {
+            return Err(refused);
         }
         let idx = cluster
             .index_of(host)
@@ -209,11 +252,11 @@ impl ClusterClient {
             None,
         ));
         let outcome = cluster
-            .fan_out(&[idx], op, &cluster.call_options())
+            .fan_out(&[idx], op, &self.scope.spec())
             .pop()
             .map_or(Err(NodeError::Shutdown), |o| o.outcome);
-        if cluster.is_shut_down() {
-            return Err(Error::Shutdown);
+        if let Some(refused) = self.scope.refused(cluster) {
+            return Err(refused);
         }
         match outcome {
             Ok(resp) if resp.oversized => Err(Error::Request {
@@ -269,7 +312,7 @@ impl ClusterClient {
     /// ```
     pub fn recover(&self) -> Result<RecoveryReport, Error> {
         let i = &self.inner;
-        groups::recover(&i.cluster, &i.group_api, &i.ledger)
+        groups::recover(&i.cluster, &i.group_api, &i.ledger, &self.scope)
     }
 
     /// Verifies the group on every node and converges the cluster to the
@@ -278,7 +321,7 @@ impl ClusterClient {
     /// node. The tool for the `possible_orphans` a failed create names.
     pub fn repair_group(&self, id: &str, intent: Intent) -> Result<RepairReport, Error> {
         let i = &self.inner;
-        groups::repair_group(&i.cluster, &i.group_api, &i.ledger, id, intent)
+        groups::repair_group(&i.cluster, &i.group_api, &i.ledger, &self.scope, id, intent)
     }
 
     /// The nodes, their health and pool metrics.
@@ -296,6 +339,50 @@ impl ClusterClient {
     #[cfg(test)]
     pub(crate) fn cluster_handle(&self) -> &Arc<Cluster> {
         &self.inner.cluster
+    }
+}
+
+/// Settings for the calls of one client handle, made with
+/// [`ClusterClient::with_options`]: what is set here replaces the client's
+/// own, the rest is the client's.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    operation_timeout: Option<Duration>,
+    retry_policy: Option<RetryPolicy>,
+    cancel: Option<CancelToken>,
+}
+
+impl CallOptions {
+    /// Nothing set: every setting is the client's.
+    pub fn new() -> CallOptions {
+        CallOptions::default()
+    }
+
+    /// All attempts and backoff of one call (at most a year).
+    pub fn operation_timeout(mut self, timeout: Duration) -> CallOptions {
+        self.operation_timeout = Some(timeout.min(Duration::from_secs(365 * 24 * 3600)));
+        self
+    }
+
+    /// Retries of each call.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> CallOptions {
+        self.retry_policy = Some(policy);
+        self
+    }
+
+    /// A token that ends the calls' waits when tripped (see [`CancelToken`]).
+    pub fn cancel_token(mut self, token: CancelToken) -> CallOptions {
+        self.cancel = Some(token);
+        self
+    }
+
+    fn apply(self, base: &CallScope) -> CallScope {
+        CallScope {
+            policy: self.retry_policy.unwrap_or_else(|| base.policy.clone()),
+            operation_timeout: self.operation_timeout.unwrap_or(base.operation_timeout),
+            cancel: self.cancel.or_else(|| base.cancel.clone()),
+        }
     }
 }
 

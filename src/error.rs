@@ -156,6 +156,10 @@ pub enum NodeError {
     /// The client was shut down.
     #[error("client shut down")]
     Shutdown,
+    /// The call was cancelled with its [`CancelToken`](crate::CancelToken)
+    /// (the request may have been sent).
+    #[error("call cancelled")]
+    Cancelled,
 }
 
 /// The start of a body as text, for error messages.
@@ -183,6 +187,7 @@ impl NodeError {
                 | NodeError::DeadlineExceeded
                 | NodeError::Internal(_)
                 | NodeError::Shutdown
+                | NodeError::Cancelled
         )
     }
 
@@ -354,6 +359,11 @@ pub enum Error {
     /// The client was shut down with [`ClusterClient::shutdown`](crate::ClusterClient::shutdown).
     #[error("client shut down")]
     Shutdown,
+    /// The call's [`CancelToken`](crate::CancelToken) was tripped before
+    /// it started or while it waited (nothing left undone: a create that
+    /// had made groups returns [`Error::GroupOperation`] instead).
+    #[error("call cancelled")]
+    Cancelled,
     /// The saga journal could not be opened, written or read: locked by
     /// another client, damaged (with the offset of the damage), or an I/O
     /// error (kept as the [`source`](std::error::Error::source)). Creates

@@ -67,8 +67,8 @@ pub use admin::{
     ClusterAdmin, ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,
     ServerRole, ServerStatistics, ServerVersion,
 };
-pub use client::ClusterClient;
-pub use cluster::{HostResolver, NodeResponse};
+pub use client::{CallOptions, ClusterClient};
+pub use cluster::{CancelToken, HostResolver, NodeResponse, COMPENSATION_GRACE};
 pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{

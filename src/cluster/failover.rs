@@ -1,9 +1,11 @@
 //! One-node calls: the resolver's order, failing over at once on a
 //! connection failure or a 503, with backoff otherwise.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::{CallOptions, Cluster};
+use super::fan_out::AttemptFn;
+use super::{CallScope, CallSpec, Cluster};
 use crate::address::HostAddress;
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::{Answer, Operation};
@@ -27,27 +29,29 @@ pub(crate) struct OneNodeFailure {
 
 impl Cluster {
     /// Sends one request to a node picked by the resolver (see
-    /// [`Cluster::call_one`]) with the default options. Any status is `Ok`;
-    /// `Err` when no node answered, naming every node tried.
+    /// [`Cluster::call_one`]) in `scope`. Any status is `Ok`; `Err` when no
+    /// node answered, naming every node tried.
     pub fn request_one(
         &self,
+        scope: &CallScope,
         method: &str,
         path: String,
         body: Option<Vec<u8>>,
         idempotent: bool,
     ) -> Result<NodeResponse, Error> {
-        if self.is_shut_down() {
-            return Err(Error::Shutdown);
+        if let Some(refused) = scope.refused(self) {
+            return Err(refused);
         }
-        let op = self.operation(method, path, body, idempotent, None);
-        match self.call_one(&op, &self.call_options()) {
-            None => Err(Error::Shutdown),
-            Some(Ok((idx, answer))) => Ok(NodeResponse {
+        let op = Arc::new(self.operation(method, path, body, idempotent, None));
+        match self.call_one(&op, &scope.spec()) {
+            Err(NodeError::Cancelled) => Err(Error::Cancelled),
+            Err(_) => Err(Error::Shutdown),
+            Ok(Ok((idx, answer))) => Ok(NodeResponse {
                 host: self.nodes[idx].address.clone(),
                 status: answer.status,
                 body: answer.body,
             }),
-            Some(Err(failure)) => {
+            Ok(Err(failure)) => {
                 // An answer over the size limit is an answer: say so.
                 let too_large = !failure.attempts.is_empty()
                     && failure
@@ -72,12 +76,15 @@ impl Cluster {
     /// At most `max(max_attempts, routable nodes)` attempts are made. Any
     /// answer is returned (the last retryable one when all failed); `Err`
     /// only when no node answered at all, naming every node tried (and no
-    /// other). `None` after shutdown.
+    /// other). The outer `Err` says why the call stopped (shutdown, cancel).
     pub fn call_one(
         &self,
-        op: &Operation,
-        opts: &CallOptions,
-    ) -> Option<Result<(usize, Answer), OneNodeFailure>> {
+        op: &Arc<Operation>,
+        opts: &CallSpec,
+    ) -> Result<Result<(usize, Answer), OneNodeFailure>, NodeError> {
+        let shared = op.clone();
+        let attempt: AttemptFn =
+            Arc::new(move |node, deadline, sheltered| node.attempt(&shared, deadline, sheltered));
         let order = self.candidates();
         let limit = (opts.policy.max_attempts() as usize).max(order.len());
         let mut failures: Vec<NodeFailure> = Vec::new();
@@ -85,8 +92,8 @@ impl Cluster {
         let mut last_retry_after: Option<String> = None;
         let mut move_on_at_once = true;
         for i in 0..limit {
-            if self.is_shut_down() {
-                return None;
+            if let Some(stop) = self.stop_reason(opts) {
+                return Err(stop);
             }
             let idx = order[i % order.len()];
             if i > 0 {
@@ -105,12 +112,12 @@ impl Cluster {
                         backoff,
                         last_retry_after.as_deref(),
                         Instant::now(),
-                        opts.deadline,
+                        self.deadline_of(opts),
                     ) else {
                         break;
                     };
-                    if !self.sleep(wait) {
-                        return None;
+                    if !self.sleep(wait, opts) {
+                        return Err(self.stop_reason(opts).unwrap_or(NodeError::Shutdown));
                     }
                 }
             } else if !opts.exempt_from_budget {
@@ -118,7 +125,11 @@ impl Cluster {
             }
             let node = &self.nodes[idx];
             last_retry_after = None;
-            match node.attempt(op, opts.deadline) {
+            let outcome = self
+                .run_round(&[0], &[idx], &attempt, opts)
+                .pop()
+                .map_or(Err(NodeError::Shutdown), |(_, o)| o);
+            match outcome {
                 Ok(resp) if status_is_retryable(resp.status, op.idempotent) => {
                     move_on_at_once = resp.status == 503;
                     failures.push(NodeFailure {
@@ -140,8 +151,8 @@ impl Cluster {
                     });
                     break;
                 }
-                Ok(resp) => return Some(Ok((idx, resp))),
-                Err(NodeError::Shutdown) => return None,
+                Ok(resp) => return Ok(Ok((idx, resp))),
+                Err(stop @ (NodeError::Shutdown | NodeError::Cancelled)) => return Err(stop),
                 Err(e) => {
                     let retry = error_is_retryable(&e, op.idempotent);
                     move_on_at_once = matches!(e, NodeError::Connect(_));
@@ -155,10 +166,10 @@ impl Cluster {
                 }
             }
         }
-        if self.is_shut_down() {
-            return None;
+        if let Some(stop) = self.stop_reason(opts) {
+            return Err(stop);
         }
-        Some(match last_answer {
+        Ok(match last_answer {
             Some(answer) => Ok(answer),
             None => Err(OneNodeFailure { attempts: failures }),
         })

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use super::{CallOptions, Cluster};
+use super::{CallSpec, Cluster};
 use crate::error::NodeError;
 use crate::node::{Answer, Node, Operation};
 use crate::retry::{error_is_retryable, next_wait, status_is_retryable};
@@ -44,12 +44,22 @@ impl std::fmt::Display for What {
     }
 }
 
-/// What one attempt of a fan-out does on one node.
-type AttemptFn = Arc<dyn Fn(&Node, Instant) -> Result<Answer, NodeError> + Send + Sync>;
+/// One node's answer in a round, by its position in the targets.
+type RoundAnswer = (usize, Result<Answer, NodeError>);
+
+/// What one attempt of a fan-out does on one node (`true`: sheltered, see
+/// [`Node::attempt`]).
+pub(crate) type AttemptFn =
+    Arc<dyn Fn(&Node, Instant, bool) -> Result<Answer, NodeError> + Send + Sync>;
 
 /// How long a call interrupted by `shutdown()` still collects the answers of
 /// attempts in flight (their I/O is interrupted, so they end at once).
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// How long a cancelled call still collects answers: attempts are not
+/// interrupted (the token is one call's, the connections the client's), so
+/// only what is about to arrive.
+const CANCEL_GRACE: Duration = Duration::from_millis(20);
 
 /// Extra wait for fan-out results past the deadline: attempts are bounded by
 /// the deadline themselves, this only covers their last steps.
@@ -82,11 +92,12 @@ impl Cluster {
         &self,
         targets: &[usize],
         op: Arc<Operation>,
-        opts: &CallOptions,
+        opts: &CallSpec,
     ) -> Vec<NodeOutcome> {
         let idempotent = op.idempotent;
         let what = What(op.clone());
-        let attempt: AttemptFn = Arc::new(move |node, deadline| node.attempt(&op, deadline));
+        let attempt: AttemptFn =
+            Arc::new(move |node, deadline, sheltered| node.attempt(&op, deadline, sheltered));
         self.fan_out_with(targets, &what, idempotent, attempt, opts)
     }
 
@@ -96,20 +107,23 @@ impl Cluster {
         what: &dyn std::fmt::Display,
         idempotent: bool,
         attempt: AttemptFn,
-        opts: &CallOptions,
+        opts: &CallSpec,
     ) -> Vec<NodeOutcome> {
+        // Until a node's first attempt reports, its outcome is why the call
+        // stopped before it (if it did).
+        let unsent = self.stop_reason(opts).unwrap_or(NodeError::Shutdown);
         let mut results: Vec<NodeOutcome> = targets
             .iter()
             .map(|&node| NodeOutcome {
                 node,
-                outcome: Err(NodeError::Shutdown),
+                outcome: Err(unsent.clone()),
                 attempts: 0,
                 earlier_unknown: false,
             })
             .collect();
         let mut pending: Vec<usize> = (0..targets.len()).collect();
         let mut round: u32 = 0;
-        while !pending.is_empty() && !self.is_shut_down() {
+        while !pending.is_empty() && self.stop_reason(opts).is_none() {
             round += 1;
             for &pos in &pending {
                 let r = &mut results[pos];
@@ -120,10 +134,10 @@ impl Cluster {
                 }
                 r.attempts += 1;
             }
-            for (pos, outcome) in self.run_round(&pending, targets, &attempt, opts.deadline) {
+            for (pos, outcome) in self.run_round(&pending, targets, &attempt, opts) {
                 results[pos].outcome = outcome;
             }
-            if self.is_shut_down() {
+            if self.stop_reason(opts).is_some() {
                 break;
             }
             // Which nodes get another attempt, and how long to wait first.
@@ -143,8 +157,13 @@ impl Cluster {
                     .ok()
                     .and_then(|a| a.retry_after.as_deref());
                 let backoff = *backoff.get_or_insert_with(|| opts.policy.delay_before_retry(round));
-                let Ok(w) = next_wait(&opts.policy, backoff, retry_after, now, opts.deadline)
-                else {
+                let Ok(w) = next_wait(
+                    &opts.policy,
+                    backoff,
+                    retry_after,
+                    now,
+                    self.deadline_of(opts),
+                ) else {
                     // The node asks for longer than this call may wait, or no
                     // time is left: its answer stands.
                     continue;
@@ -172,7 +191,7 @@ impl Cluster {
                     r.attempts,
                 );
             }
-            if !self.sleep(wait) {
+            if !self.sleep(wait, opts) {
                 break;
             }
             pending = again;
@@ -183,18 +202,22 @@ impl Cluster {
     /// One round: one attempt on each pending node, in parallel on the
     /// fan-out pool. A panic in an attempt is that node's failure. A node
     /// whose answer does not come by the deadline (plus a grace) gets
-    /// `DeadlineExceeded`; after `shutdown()`, `Shutdown`.
-    fn run_round(
+    /// `DeadlineExceeded`; after `shutdown()`, `Shutdown` (a sheltered call
+    /// waits on, within the grace); after a cancel, `Cancelled`.
+    pub(crate) fn run_round(
         &self,
         pending: &[usize],
         targets: &[usize],
         attempt: &AttemptFn,
-        deadline: Instant,
-    ) -> Vec<(usize, Result<Answer, NodeError>)> {
-        if pending.len() == 1 {
-            // One node: no thread hop needed.
+        opts: &CallSpec,
+    ) -> Vec<RoundAnswer> {
+        let deadline = self.deadline_of(opts);
+        let sheltered = opts.sheltered;
+        if pending.len() == 1 && opts.cancel.is_none() {
+            // One node, nothing to cancel it: no thread hop needed.
             let pos = pending[0];
-            return vec![(pos, guarded(attempt, &self.nodes[targets[pos]], deadline))];
+            let node = &self.nodes[targets[pos]];
+            return vec![(pos, guarded(attempt, node, deadline, sheltered))];
         }
         let pool = match self.pool() {
             Ok(p) => p,
@@ -206,34 +229,14 @@ impl Cluster {
             let attempt = attempt.clone();
             let tx = tx.clone();
             pool.spawn(move || {
-                let out = guarded(&attempt, &node, deadline);
+                let out = guarded(&attempt, &node, deadline, sheltered);
                 // The caller may have stopped waiting (deadline, shutdown).
                 let _ = tx.send((pos, out));
             });
         }
         drop(tx);
-        let mut answers: Vec<(usize, Result<Answer, NodeError>)> = Vec::new();
-        let mut wait_until = deadline + RESULT_GRACE;
-        let mut missing = NodeError::DeadlineExceeded;
-        while answers.len() < pending.len() {
-            select! {
-                recv(rx) -> msg => match msg {
-                    Ok(a) => answers.push(a),
-                    Err(_) => break,
-                },
-                recv(self.shutdown_signal) -> _ => {
-                    // Attempts in flight are being interrupted: keep what
-                    // they still report, briefly.
-                    wait_until = wait_until.min(Instant::now() + SHUTDOWN_GRACE);
-                    missing = NodeError::Shutdown;
-                    while let Ok(a) = rx.recv_deadline(wait_until) {
-                        answers.push(a);
-                    }
-                    break;
-                },
-                default(wait_until.saturating_duration_since(Instant::now())) => break,
-            }
-        }
+        let (answers, missing) = self.collect(&rx, pending.len(), deadline, opts);
+        let mut answers = answers;
         for &pos in pending {
             if !answers.iter().any(|(p, _)| *p == pos) {
                 answers.push((pos, Err(missing.clone())));
@@ -241,11 +244,63 @@ impl Cluster {
         }
         answers
     }
+
+    /// Collects up to `count` answers until the deadline (plus a grace),
+    /// shutdown or cancel; what a node that did not answer gets.
+    fn collect(
+        &self,
+        rx: &crossbeam_channel::Receiver<RoundAnswer>,
+        count: usize,
+        deadline: Instant,
+        opts: &CallSpec,
+    ) -> (Vec<RoundAnswer>, NodeError) {
+        let mut answers = Vec::new();
+        let mut wait_until = deadline + RESULT_GRACE;
+        while answers.len() < count {
+            let (shutdown, cancel) = self.wakers(opts);
+            let stop_after = select! {
+                recv(rx) -> msg => match msg {
+                    Ok(a) => {
+                        answers.push(a);
+                        continue;
+                    }
+                    Err(_) => break,
+                },
+                recv(shutdown) -> _ => {
+                    if opts.sheltered {
+                        // Compensations go on, within the grace.
+                        wait_until = wait_until.min(self.deadline_of(opts) + RESULT_GRACE);
+                        continue;
+                    }
+                    // Attempts in flight are being interrupted: keep what
+                    // they still report, briefly.
+                    (SHUTDOWN_GRACE, NodeError::Shutdown)
+                },
+                recv(cancel) -> _ => (CANCEL_GRACE, NodeError::Cancelled),
+                default(wait_until.saturating_duration_since(Instant::now())) => break,
+            };
+            let (grace, missing) = stop_after;
+            let until = wait_until.min(Instant::now() + grace);
+            while answers.len() < count {
+                match rx.recv_deadline(until) {
+                    Ok(a) => answers.push(a),
+                    Err(_) => break,
+                }
+            }
+            return (answers, missing);
+        }
+        (answers, NodeError::DeadlineExceeded)
+    }
 }
 
 /// Runs one attempt; a panic in it becomes that node's failure.
-fn guarded(attempt: &AttemptFn, node: &Node, deadline: Instant) -> Result<Answer, NodeError> {
-    catch_unwind(AssertUnwindSafe(|| attempt(node, deadline))).unwrap_or_else(|panic| {
+fn guarded(
+    attempt: &AttemptFn,
+    node: &Node,
+    deadline: Instant,
+    sheltered: bool,
+) -> Result<Answer, NodeError> {
+    catch_unwind(AssertUnwindSafe(|| attempt(node, deadline, sheltered))).unwrap_or_else(|panic| {
         let why = panic_message(panic.as_ref());
         log::error!("an attempt on {} panicked: {why}", node.address);
         Err(NodeError::Internal(format!("the attempt panicked: {why}")))
@@ -291,7 +346,7 @@ mod tests {
             .build()
             .expect("client builds");
         let cluster = client.cluster_handle();
-        let attempt: AttemptFn = Arc::new(|node, _| {
+        let attempt: AttemptFn = Arc::new(|node, _, _| {
             if node.index == 1 {
                 panic!("a bug in an attempt");
             }
@@ -302,7 +357,7 @@ mod tests {
                 oversized: false,
             })
         });
-        let opts = cluster.call_options();
+        let opts = cluster.default_scope().spec();
         // Several nodes (jobs on the rayon pool) and one node (on the caller's thread).
         let all = cluster.fan_out_with(&[0, 1, 2], &"test", true, attempt.clone(), &opts);
         let one = cluster.fan_out_with(&[1], &"test", true, attempt, &opts);
@@ -320,7 +375,7 @@ mod tests {
         assert_eq!(all[0].outcome.as_ref().map(|r| r.status).ok(), Some(200));
         assert_eq!(all[2].outcome.as_ref().map(|r| r.status).ok(), Some(200));
         // The pool survived: it still runs jobs.
-        let ok: AttemptFn = Arc::new(|_, _| Err(NodeError::PoolTimeout));
+        let ok: AttemptFn = Arc::new(|_, _, _| Err(NodeError::PoolTimeout));
         let again = cluster.fan_out_with(&[0, 1], &"test", false, ok, &opts);
         assert!(again
             .iter()
@@ -335,7 +390,7 @@ mod tests {
             .expect("client builds");
         let cluster = client.cluster_handle().clone();
         let stopper = cluster.clone();
-        let attempt: AttemptFn = Arc::new(move |node, deadline| {
+        let attempt: AttemptFn = Arc::new(move |node, deadline, _| {
             if node.index == 0 {
                 Ok(Answer {
                     status: 201,
@@ -350,7 +405,7 @@ mod tests {
                 Err(NodeError::NoAnswer("hung".into()))
             }
         });
-        let opts = cluster.call_options();
+        let opts = cluster.default_scope().spec();
         let start = Instant::now();
         let out = cluster.fan_out_with(&[0, 1], &"test", true, attempt, &opts);
         assert!(start.elapsed() < Duration::from_secs(5));

@@ -8,6 +8,7 @@ mod background;
 mod failover;
 mod fan_out;
 mod resolver;
+mod stop;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,15 +27,8 @@ pub(crate) use self::background::Callbacks;
 pub use self::failover::NodeResponse;
 pub(crate) use self::fan_out::{outcome_unknown, NodeOutcome};
 pub use self::resolver::HostResolver;
-
-/// Per-call settings.
-#[derive(Debug, Clone)]
-pub(crate) struct CallOptions {
-    pub deadline: Instant,
-    pub policy: RetryPolicy,
-    /// Compensations do not spend the retry budget.
-    pub exempt_from_budget: bool,
-}
+pub(crate) use self::stop::{CallScope, CallSpec};
+pub use self::stop::{CancelToken, COMPENSATION_GRACE};
 
 /// What every call starts from.
 pub(crate) struct CallDefaults {
@@ -53,6 +47,8 @@ pub(crate) struct Cluster {
     resolver: HostResolver,
     next: AtomicUsize,
     shut: AtomicBool,
+    /// When `shutdown()` was called: compensations go on for a grace after it.
+    shut_at: OnceLock<Instant>,
     shutdown_signal: Receiver<()>,
     shutdown_trigger: Mutex<Option<Sender<()>>>,
     pub callbacks: Callbacks,
@@ -108,6 +104,7 @@ impl Cluster {
             resolver: settings.resolver,
             next: AtomicUsize::new(0),
             shut: AtomicBool::new(false),
+            shut_at: OnceLock::new(),
             shutdown_signal: signal,
             shutdown_trigger: Mutex::new(Some(trigger)),
             callbacks: settings.callbacks,
@@ -125,6 +122,7 @@ impl Cluster {
 
     /// Stops the background thread, wakes every waiting call, refuses new ones.
     pub fn shutdown(&self) {
+        let _ = self.shut_at.set(Instant::now());
         self.shut.store(true, Ordering::Release);
         self.shutdown_trigger.lock().take();
         for n in &self.nodes {
@@ -132,21 +130,12 @@ impl Cluster {
         }
     }
 
-    /// Options for a new call: the default policy, a deadline `operation_timeout` from now.
-    pub fn call_options(&self) -> CallOptions {
-        CallOptions {
-            deadline: Instant::now() + self.defaults.operation_timeout,
+    /// The scope of a client handle with the defaults.
+    pub fn default_scope(&self) -> CallScope {
+        CallScope {
             policy: self.defaults.policy.clone(),
-            exempt_from_budget: false,
-        }
-    }
-
-    /// Options for a compensation (or recovery's repair): its own deadline,
-    /// exempt from the retry budget, so rollback is never starved.
-    pub fn compensation_options(&self) -> CallOptions {
-        CallOptions {
-            exempt_from_budget: true,
-            ..self.call_options()
+            operation_timeout: self.defaults.operation_timeout,
+            cancel: None,
         }
     }
 
@@ -171,16 +160,5 @@ impl Cluster {
     /// The index of `host`, if it is one of the nodes.
     pub fn index_of(&self, host: &HostAddress) -> Option<usize> {
         self.nodes.iter().position(|n| &n.address == host)
-    }
-
-    /// Waits `delay`, or less when the client shuts down (then false).
-    pub(crate) fn sleep(&self, delay: Duration) -> bool {
-        if delay.is_zero() {
-            return !self.is_shut_down();
-        }
-        matches!(
-            self.shutdown_signal.recv_timeout(delay),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout)
-        )
     }
 }

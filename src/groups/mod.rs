@@ -21,7 +21,7 @@ use self::trail::Trail;
 use crate::journal::{CreateOutcome, SagaEnd, SagaOp};
 
 use crate::address::{validate_group_id, HostAddress};
-use crate::cluster::{outcome_unknown, CallOptions, Cluster, NodeOutcome};
+use crate::cluster::{outcome_unknown, CallScope, CallSpec, Cluster, NodeOutcome};
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::Answer;
 use crate::retry::{random_u64, RetryPolicy};
@@ -52,7 +52,7 @@ fn send(
     endpoint: &GroupEndpoint,
     id: &str,
     targets: &[usize],
-    opts: &CallOptions,
+    opts: &CallSpec,
     request_id: Option<&str>,
 ) -> Vec<NodeOutcome> {
     let op = Arc::new(cluster.operation(
@@ -142,14 +142,15 @@ pub(crate) fn create_group(
     cluster: &Cluster,
     api: &GroupApi,
     ledger: &Ledger,
+    scope: &CallScope,
     id: &str,
 ) -> Result<(), Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     let request_id = new_request_id();
-    let opts = cluster.call_options();
+    let opts = scope.spec();
     let trail = Trail::begin(ledger, cluster, SagaOp::Create, id, &request_id)?;
     if trail.is_kept() {
         // Which nodes lack the group before anything is created: what
@@ -164,8 +165,9 @@ pub(crate) fn create_group(
                 Err(_) => {}
             }
         }
-        if cluster.is_shut_down() {
-            return Err(Error::Shutdown);
+        // Stopped before anything was created: nothing to undo.
+        if let Some(refused) = scope.refused(cluster) {
+            return Err(refused);
         }
         trail.before(&lacked, &held)?;
     }
@@ -179,7 +181,7 @@ pub(crate) fn create_group(
         let (healthy, unhealthy): (Vec<usize>, Vec<usize>) =
             (0..cluster.nodes.len()).partition(|&i| cluster.nodes[i].is_healthy());
         if !unhealthy.is_empty() {
-            let once = CallOptions {
+            let once = CallSpec {
                 policy: RetryPolicy::none(),
                 ..opts.clone()
             };
@@ -203,7 +205,7 @@ pub(crate) fn create_group(
             let targets = state.created.clone();
             let request_id = request_id.clone();
             comp.push("delete where this saga created", move || {
-                let failed = rollback(cluster, api, id, &targets, &request_id);
+                let failed = rollback(cluster, api, scope, id, &targets, &request_id);
                 let results: Vec<(usize, bool)> = targets
                     .iter()
                     .map(|&n| {
@@ -311,15 +313,17 @@ pub(crate) fn create_group(
 }
 
 /// Deletes the group on `targets` as a compensation: its own deadline, no
-/// retry budget, and unhealthy nodes are tried like any other.
+/// retry budget, unhealthy nodes tried like any other, and it goes on after
+/// shutdown or cancel (within the grace).
 fn rollback(
     cluster: &Cluster,
     api: &GroupApi,
+    scope: &CallScope,
     id: &str,
     targets: &[usize],
     request_id: &str,
 ) -> Vec<NodeFailure> {
-    let opts = cluster.compensation_options();
+    let opts = scope.compensation();
     delete_failures(
         cluster,
         api,
@@ -404,9 +408,10 @@ pub(crate) fn delete_group(
     cluster: &Cluster,
     api: &GroupApi,
     ledger: &Ledger,
+    scope: &CallScope,
     id: &str,
 ) -> Result<Vec<NodeFailure>, Error> {
-    delete_group_outcomes(cluster, api, ledger, id).map(failures_of)
+    delete_group_outcomes(cluster, api, ledger, scope, id).map(failures_of)
 }
 
 /// `delete_group_outcomes`: what the delete did on every node, in node order.
@@ -414,19 +419,22 @@ pub(crate) fn delete_group_outcomes(
     cluster: &Cluster,
     api: &GroupApi,
     ledger: &Ledger,
+    scope: &CallScope,
     id: &str,
 ) -> Result<Vec<(HostAddress, NodeDeletion)>, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     let request_id = new_request_id();
-    let opts = cluster.call_options();
+    let opts = scope.spec();
     let trail = Trail::begin(ledger, cluster, SagaOp::Delete, id, &request_id)?;
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     let outcomes = send(cluster, &api.delete, id, &all, &opts, Some(&request_id));
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    // Stopped part way: the journal (if kept) holds an unfinished delete
+    // for `recover()` to complete.
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     let result = deletions(cluster, api, id, outcomes);
     let left: Vec<String> = result
@@ -450,11 +458,12 @@ pub type GroupPresence = Vec<(HostAddress, Result<bool, NodeError>)>;
 pub(crate) fn verify_group_everywhere(
     cluster: &Cluster,
     api: &GroupApi,
+    scope: &CallScope,
     id: &str,
 ) -> Result<GroupPresence, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     let outcomes = send(
@@ -462,11 +471,11 @@ pub(crate) fn verify_group_everywhere(
         &api.verify,
         id,
         &all,
-        &cluster.call_options(),
+        &scope.spec(),
         Some(&new_request_id()),
     );
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     Ok(outcomes
         .into_iter()
@@ -493,24 +502,26 @@ fn presence(api: &GroupApi, outcome: Result<Answer, NodeError>) -> Result<bool, 
 pub(crate) fn verify_group(
     cluster: &Cluster,
     api: &GroupApi,
+    scope: &CallScope,
     host: &HostAddress,
     id: &str,
 ) -> Result<bool, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     let node = cluster
         .index_of(host)
         .ok_or_else(|| Error::UnknownHost(host.clone()))?;
     // One request to one node: there is nothing to tie together, so no request id.
-    let opts = cluster.call_options();
+    let opts = scope.spec();
     let outcome = send(cluster, &api.verify, id, &[node], &opts, None)
         .pop()
         .map_or(Err(NodeError::Shutdown), |o| o.outcome);
     match presence(api, outcome) {
         Ok(holds) => Ok(holds),
         Err(NodeError::Shutdown) => Err(Error::Shutdown),
+        Err(NodeError::Cancelled) => Err(Error::Cancelled),
         Err(error) => Err(Error::Request {
             message: format!("verify group {id:?}"),
             attempts: vec![NodeFailure {

@@ -8,7 +8,7 @@ use super::ledger::Ledger;
 use super::trail::Trail;
 use super::{delete_failures, presence, send, validate_group_id, GroupApi};
 use crate::address::HostAddress;
-use crate::cluster::Cluster;
+use crate::cluster::{CallScope, Cluster};
 use crate::error::{body_excerpt, Error, NodeError};
 use crate::journal::history::{self, Chain, Now};
 use crate::journal::{Record, SagaEnd, SagaOp};
@@ -125,13 +125,17 @@ pub(crate) fn recover(
     cluster: &Cluster,
     api: &GroupApi,
     ledger: &Ledger,
+    scope: &CallScope,
 ) -> Result<RecoveryReport, Error> {
     if !ledger.is_kept() {
         return Err(Error::InvalidConfig(
             "recover() needs a journal (ClientBuilder::journal or [journal] path)".to_string(),
         ));
     }
-    let Some(journal) = ledger.journal().filter(|_| !cluster.is_shut_down()) else {
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
+    }
+    let Some(journal) = ledger.journal() else {
         return Err(Error::Shutdown);
     };
     let _one_at_a_time = ledger.recovering();
@@ -149,10 +153,10 @@ pub(crate) fn recover(
     let mut report = RecoveryReport::default();
     let mut replaced: Vec<(Vec<u64>, Option<Record>)> = Vec::new();
     for chain in chains {
-        let carry = if chain.is_open() && !cluster.is_shut_down() {
-            recover_chain(cluster, api, &chain, &mut report)
+        let carry = if chain.is_open() && scope.refused(cluster).is_none() {
+            recover_chain(cluster, api, scope, &chain, &mut report)
         } else if chain.is_open() {
-            Some(chain.carry()) // shut down meanwhile: kept as it is
+            Some(chain.carry()) // shut down or cancelled meanwhile: kept as it is
         } else {
             None // settled: compacted away
         };
@@ -187,7 +191,12 @@ fn splice(records: Vec<Record>, replaced: &[(Vec<u64>, Option<Record>)]) -> Vec<
 }
 
 /// What each node named by the chain says now.
-fn check_nodes(cluster: &Cluster, api: &GroupApi, chain: &Chain) -> BTreeMap<String, Now> {
+fn check_nodes(
+    cluster: &Cluster,
+    api: &GroupApi,
+    scope: &CallScope,
+    chain: &Chain,
+) -> BTreeMap<String, Now> {
     let mut names: Vec<&String> = chain.nodes.iter().collect();
     names.extend(chain.states.keys());
     names.sort();
@@ -206,7 +215,7 @@ fn check_nodes(cluster: &Cluster, api: &GroupApi, chain: &Chain) -> BTreeMap<Str
             }
         }
     }
-    let opts = cluster.compensation_options();
+    let opts = scope.repairing();
     for o in send(
         cluster,
         &api.verify,
@@ -230,11 +239,12 @@ fn check_nodes(cluster: &Cluster, api: &GroupApi, chain: &Chain) -> BTreeMap<Str
 fn recover_chain(
     cluster: &Cluster,
     api: &GroupApi,
+    scope: &CallScope,
     chain: &Chain,
     report: &mut RecoveryReport,
 ) -> Option<Record> {
     if chain.latest == Some(SagaOp::RepairPresent) {
-        return recover_repair(cluster, api, chain, report);
+        return recover_repair(cluster, api, scope, chain, report);
     }
     let operation = match chain.latest {
         Some(SagaOp::Delete) => "delete",
@@ -249,7 +259,7 @@ fn recover_chain(
             outcome,
         });
     };
-    let plan = history::decide(chain, &check_nodes(cluster, api, chain));
+    let plan = history::decide(chain, &check_nodes(cluster, api, scope, chain));
     if plan.complete {
         finished("completed: the group is on every node".to_string());
         return None;
@@ -263,7 +273,7 @@ fn recover_chain(
                 .and_then(|h| cluster.index_of(&h))
         })
         .collect();
-    let failed = delete_on(cluster, api, chain, &targets);
+    let failed = delete_on(cluster, api, scope, chain, &targets);
     finished(format!(
         "{}: deleted on {} node(s) where this client's sagas left the group",
         if operation == "delete" {
@@ -302,10 +312,11 @@ fn recover_chain(
 fn recover_repair(
     cluster: &Cluster,
     api: &GroupApi,
+    scope: &CallScope,
     chain: &Chain,
     report: &mut RecoveryReport,
 ) -> Option<Record> {
-    let nodes = repair_nodes(cluster, api, &chain.group, Intent::Present);
+    let nodes = repair_nodes(cluster, api, scope, &chain.group, Intent::Present);
     let failed: Vec<&(HostAddress, NodeRepair)> = nodes
         .iter()
         .filter(|(_, r)| matches!(r, NodeRepair::Failed(_)))
@@ -334,10 +345,11 @@ fn recover_repair(
 fn delete_on(
     cluster: &Cluster,
     api: &GroupApi,
+    scope: &CallScope,
     chain: &Chain,
     targets: &[usize],
 ) -> Vec<crate::error::NodeFailure> {
-    let opts = cluster.compensation_options();
+    let opts = scope.repairing();
     let outcomes = send(
         cluster,
         &api.delete,
@@ -356,12 +368,13 @@ pub(crate) fn repair_group(
     cluster: &Cluster,
     api: &GroupApi,
     ledger: &Ledger,
+    scope: &CallScope,
     id: &str,
     intent: Intent,
 ) -> Result<RepairReport, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     let op = match intent {
         Intent::Present => SagaOp::RepairPresent,
@@ -369,9 +382,10 @@ pub(crate) fn repair_group(
     };
     let request_id = super::new_request_id();
     let trail = Trail::begin(ledger, cluster, op, id, &request_id)?;
-    let nodes = repair_nodes(cluster, api, id, intent);
-    if cluster.is_shut_down() {
-        return Err(Error::Shutdown);
+    let nodes = repair_nodes(cluster, api, scope, id, intent);
+    // Stopped part way: the journal (if kept) holds the repair, unfinished.
+    if let Some(refused) = scope.refused(cluster) {
+        return Err(refused);
     }
     let left: Vec<String> = nodes
         .iter()
@@ -395,10 +409,11 @@ pub(crate) fn repair_group(
 fn repair_nodes(
     cluster: &Cluster,
     api: &GroupApi,
+    scope: &CallScope,
     id: &str,
     intent: Intent,
 ) -> Vec<(HostAddress, NodeRepair)> {
-    let opts = cluster.compensation_options();
+    let opts = scope.repairing();
     let all: Vec<usize> = (0..cluster.nodes.len()).collect();
     let mut nodes: Vec<(HostAddress, Option<NodeRepair>)> = Vec::new();
     let mut todo = Vec::new();

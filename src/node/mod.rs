@@ -157,11 +157,23 @@ impl Node {
     /// then run out, or interrupted by `shutdown()` — is not the node's
     /// fault: it returns `DeadlineExceeded` / `Shutdown` and counts in
     /// neither the node's health nor its metrics.
-    pub fn attempt(&self, op: &Operation, deadline: Instant) -> Result<Answer, NodeError> {
+    ///
+    /// A `sheltered` attempt (a compensation) goes on after `shutdown()`:
+    /// it gets a connection then, and shutdown does not interrupt it.
+    pub fn attempt(
+        &self,
+        op: &Operation,
+        deadline: Instant,
+        sheltered: bool,
+    ) -> Result<Answer, NodeError> {
         if Instant::now() >= deadline {
             return Err(NodeError::DeadlineExceeded);
         }
-        let lease = self.pool.lease(deadline)?;
+        let lease = if sheltered {
+            self.pool.lease_sheltered(deadline)?
+        } else {
+            self.pool.lease(deadline)?
+        };
         let url = self.address.url(&op.path);
         let request = Request {
             method: &op.method,
@@ -199,7 +211,7 @@ impl Node {
                 self.record_failure();
                 Ok(r.into())
             }
-            Err(_) if self.pool.is_shut() => Err(NodeError::Shutdown),
+            Err(_) if !sheltered && self.pool.is_shut() => Err(NodeError::Shutdown),
             Err(f) if f.timed_out && cut_short => {
                 log::debug!(
                     "{} {}{}: the call's deadline cut the attempt short ({:?} left)",

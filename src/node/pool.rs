@@ -74,6 +74,8 @@ struct PoolState<C: SlotConn> {
     handles: Vec<(u64, C::Interrupt)>,
     next_slot: u64,
     shut: bool,
+    /// Slots lent to compensations: shutdown does not interrupt them.
+    sheltered: Vec<u64>,
 }
 
 impl<C: SlotConn> PoolState<C> {
@@ -122,6 +124,7 @@ impl<S: SlotSource> Pool<S> {
                 handles: Vec::new(),
                 next_slot: 0,
                 shut: false,
+                sheltered: Vec::new(),
             }),
             freed: Condvar::new(),
             limits,
@@ -132,30 +135,44 @@ impl<S: SlotSource> Pool<S> {
 
     /// Lends a slot, waiting for one until `deadline`.
     pub fn lease(&self, deadline: Instant) -> Result<Lease<'_, S>, NodeError> {
+        self.lease_for(deadline, false)
+    }
+
+    /// Lends a slot to a compensation: also after [`Pool::shutdown`] (a
+    /// fresh connection, closed when returned), and `shutdown` does not
+    /// interrupt it.
+    pub fn lease_sheltered(&self, deadline: Instant) -> Result<Lease<'_, S>, NodeError> {
+        self.lease_for(deadline, true)
+    }
+
+    fn lease_for(&self, deadline: Instant, sheltered: bool) -> Result<Lease<'_, S>, NodeError> {
         let mut st = self.state.lock();
         let mut counted_wait = false;
         loop {
-            if st.shut {
+            if st.shut && !sheltered {
                 return Err(NodeError::Shutdown);
             }
             // Most recently used first, so the oldest idle slots age out.
-            if let Some(slot) = st.idle.pop() {
-                return Ok(Lease {
-                    pool: self,
-                    slot: Some(slot),
-                });
-            }
-            if st.total < self.limits.max {
-                st.total += 1;
-                let id = st.next_slot;
-                st.next_slot += 1;
-                let conn = self.transport.new_slot();
-                st.handles.push((id, conn.interrupt_handle()));
-                let slot = Slot {
-                    id,
-                    conn,
-                    last_used: Instant::now(),
-                };
+            let slot = match st.idle.pop() {
+                Some(slot) => Some(slot),
+                None if st.total < self.limits.max => {
+                    st.total += 1;
+                    let id = st.next_slot;
+                    st.next_slot += 1;
+                    let conn = self.transport.new_slot();
+                    st.handles.push((id, conn.interrupt_handle()));
+                    Some(Slot {
+                        id,
+                        conn,
+                        last_used: Instant::now(),
+                    })
+                }
+                None => None,
+            };
+            if let Some(slot) = slot {
+                if sheltered {
+                    st.sheltered.push(slot.id);
+                }
                 return Ok(Lease {
                     pool: self,
                     slot: Some(slot),
@@ -174,6 +191,7 @@ impl<S: SlotSource> Pool<S> {
     fn give_back(&self, mut slot: Slot<S::Conn>) {
         slot.last_used = Instant::now();
         let mut st = self.state.lock();
+        st.sheltered.retain(|&id| id != slot.id);
         if st.shut {
             st.total -= 1;
             st.forget(slot.id);
@@ -241,7 +259,13 @@ impl<S: SlotSource> Pool<S> {
             for slot in &idle {
                 st.forget(slot.id);
             }
-            (idle, std::mem::take(&mut st.handles))
+            let sheltered = std::mem::take(&mut st.sheltered);
+            let (kept, lent) = std::mem::take(&mut st.handles)
+                .into_iter()
+                .partition(|(id, _)| sheltered.contains(id));
+            st.handles = kept;
+            st.sheltered = sheltered;
+            (idle, lent)
         };
         self.freed.notify_all();
         drop(idle);
@@ -375,6 +399,21 @@ mod tests {
         // A slot with no open connection does not count as idle capacity.
         let never_connected = p.lease(soon()).unwrap();
         drop(never_connected);
+    }
+
+    #[test]
+    fn a_sheltered_lease_survives_shutdown_and_is_lent_after_it() {
+        let p = pool(2, 0);
+        let sheltered = p.lease_sheltered(soon()).unwrap();
+        let plain = p.lease(soon()).unwrap();
+        p.shutdown();
+        assert!(!sheltered.connection().interrupted.load(Ordering::SeqCst));
+        assert!(plain.connection().interrupted.load(Ordering::SeqCst));
+        drop(plain);
+        assert!(matches!(p.lease(soon()), Err(NodeError::Shutdown)));
+        drop(sheltered);
+        let after = p.lease_sheltered(soon()).unwrap();
+        assert!(!after.connection().interrupted.load(Ordering::SeqCst));
     }
 
     #[test]

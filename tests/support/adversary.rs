@@ -12,6 +12,12 @@
 //! 503 was not applied; a 2xx to a verify means the group is there): a node
 //! that lies about its own state is outside what any client can detect.
 //!
+//! The caller's side is scripted too: a shutdown or a cancel at a random
+//! moment of the create, bad paths, methods and ids, and concurrent calls
+//! during the create. A caller's bad input must be refused before anything
+//! is sent and charged to no node (I6); after a shutdown or a cancel every
+//! group the create made is rolled back or named (I3).
+//!
 //! Used by `tests/adversary.rs` (CI-sized) and `examples/adversary.rs`.
 // Closures here return the library's `Error` by value (the variant users
 // match on); its size is the library's documented choice.
@@ -24,7 +30,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{ClusterClient, Error, HostAddress, RetryPolicy};
+use cluster_client::{CallOptions, CancelToken, ClusterClient, Error, HostAddress, RetryPolicy};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -35,7 +41,7 @@ const BODY_LIMIT: usize = 4096;
 const SLACK: Duration = Duration::from_millis(1500);
 
 /// The invariants checked.
-pub const INVARIANTS: [&str; 7] = [
+pub const INVARIANTS: [&str; 8] = [
     "I1 a pre-existing group is never deleted by a failed create",
     "I2 Ok => every node holds the group",
     "I3 Err => every node that gained the group is named",
@@ -43,6 +49,7 @@ pub const INVARIANTS: [&str; 7] = [
     "I5a no panic",
     "I5b no call past its deadlines",
     "I5c metrics match the nodes (created <= accepted <= created + created_with_error)",
+    "I6 a caller's bad input is refused before anything is sent, charged to no node",
 ];
 
 /// The run's settings.
@@ -67,7 +74,7 @@ pub struct AdversaryReport {
     /// Creates that returned `Err`.
     pub creates_failed: u64,
     /// Violations per invariant (index into [`INVARIANTS`]).
-    pub violations: [u64; 7],
+    pub violations: [u64; 8],
     /// A replayable description of each violation (at most 20).
     pub examples: Vec<String>,
     /// Wall time.
@@ -225,15 +232,18 @@ struct Case {
     /// (node, method, answers) in order.
     scripts: Vec<(usize, &'static str, Vec<String>)>,
     then_delete: bool,
-    shutdown_after: Option<Duration>,
+    /// The caller stops the create: (cancel rather than shutdown, after).
+    stop: Option<(bool, Duration)>,
+    /// Bad calls made before the create.
+    bad_calls: Vec<&'static str>,
 }
 
 impl fmt::Display for Case {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed {} ({} nodes, pre-existing {:?}, delete after: {}, shutdown after: {:?})",
-            self.seed, self.nodes, self.pre, self.then_delete, self.shutdown_after
+            "seed {} ({} nodes, pre-existing {:?}, delete after: {}, stop (cancel?, after): {:?}, bad calls: {:?})",
+            self.seed, self.nodes, self.pre, self.then_delete, self.stop, self.bad_calls
         )?;
         for (node, method, answers) in &self.scripts {
             write!(f, "\n  node {node} {method}: {}", answers.join(" ; "))?;
@@ -258,6 +268,65 @@ fn client(nodes: &TestCluster, n: usize) -> Result<ClusterClient, Error> {
         .build()
 }
 
+/// Bad calls a caller may make: each must be refused before anything is sent.
+type BadCall = fn(&ClusterClient, &HostAddress) -> Result<(), Error>;
+const BAD_CALLS: [(&str, BadCall); 8] = [
+    ("request /a<b>", |c, _| {
+        c.request("GET", "/a<b>", None).map(|_| ())
+    }),
+    ("request /a`b", |c, _| {
+        c.request("GET", "/a`b", None).map(|_| ())
+    }),
+    ("request method G ET", |c, _| {
+        c.request("G ET", "/", None).map(|_| ())
+    }),
+    ("request_to /a|b", |c, h| {
+        c.request_to(h, "GET", "/a|b", None).map(|_| ())
+    }),
+    ("create a/b", |c, _| c.create_group("a/b")),
+    ("delete ..", |c, _| c.delete_group("..").map(|_| ())),
+    ("verify a\\b", |c, h| c.verify_group(h, "a\\b").map(|_| ())),
+    ("repair empty id", |c, _| {
+        c.repair_group("", cluster_client::Intent::Absent)
+            .map(|_| ())
+    }),
+];
+
+/// I6: the bad calls named are refused as the caller's input, and no node
+/// saw a request, a metric move, or its health change.
+fn bad_input_is_not_charged(
+    client: &ClusterClient,
+    nodes: &TestCluster,
+    n: usize,
+    calls: &[&str],
+) -> Result<(), String> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let m = client.cluster_management();
+    let before = (m.connection_pool_metrics(), m.healthy_nodes());
+    let counts: Vec<usize> = (0..n).map(|i| nodes.node(i).request_count()).collect();
+    let host: HostAddress = nodes.node(0).url().parse().map_err(|e| format!("{e}"))?;
+    for name in calls {
+        let Some((_, call)) = BAD_CALLS.iter().find(|(k, _)| k == name) else {
+            continue;
+        };
+        match catch_unwind(AssertUnwindSafe(|| call(client, &host))) {
+            Ok(Err(e)) if e.is_invalid_input() => {}
+            Ok(other) => return Err(format!("{name}: {other:?}")),
+            Err(_) => return Err(format!("{name} panicked")),
+        }
+    }
+    let after = (m.connection_pool_metrics(), m.healthy_nodes());
+    let counts_after: Vec<usize> = (0..n).map(|i| nodes.node(i).request_count()).collect();
+    if before != after || counts != counts_after {
+        return Err(format!(
+            "bad input charged: {before:?} -> {after:?}, requests {counts:?} -> {counts_after:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// Runs one case on `nodes` (5 test nodes, any state) and records it.
 fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -277,9 +346,15 @@ fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
         pre: pre.clone(),
         scripts: Vec::new(),
         then_delete: rng.random_bool(0.25),
-        shutdown_after: rng
-            .random_bool(0.1)
-            .then(|| Duration::from_millis(rng.random_range(0..200))),
+        stop: rng.random_bool(0.2).then(|| {
+            (
+                rng.random_bool(0.5),
+                Duration::from_millis(rng.random_range(0..200)),
+            )
+        }),
+        bad_calls: (0..rng.random_range(0..3))
+            .map(|_| BAD_CALLS[rng.random_range(0..BAD_CALLS.len())].0)
+            .collect(),
     };
     let mut late = Duration::ZERO;
     for node in 0..n {
@@ -325,16 +400,41 @@ fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
     let hosts: Vec<HostAddress> = (0..n)
         .filter_map(|i| nodes.node(i).url().parse().ok())
         .collect();
-    let stopper = case.shutdown_after.map(|after| {
+    if let Err(what) = bad_input_is_not_charged(&client, nodes, n, &case.bad_calls) {
+        violate(report, 7, what);
+    }
+    let token = CancelToken::new();
+    let caller = client.with_options(CallOptions::new().cancel_token(token.clone()));
+    let stopper = case.stop.map(|(cancel, after)| {
         let c = client.clone();
+        let token = token.clone();
         std::thread::spawn(move || {
             std::thread::sleep(after);
-            c.shutdown();
+            if cancel {
+                token.cancel();
+            } else {
+                c.shutdown();
+            }
         })
     });
+    // Concurrent calls of the caller during the create (reads: the ground
+    // truth stays the create's).
+    let reader = {
+        let c = caller.clone();
+        std::thread::spawn(move || {
+            catch_unwind(AssertUnwindSafe(|| {
+                let _ = c.request("GET", "/_admin/server/id", None);
+                let _ = c.cluster_management().healthy_nodes();
+            }))
+            .is_ok()
+        })
+    };
     let start = Instant::now();
-    let created = catch_unwind(AssertUnwindSafe(|| client.create_group(&group)));
+    let created = catch_unwind(AssertUnwindSafe(|| caller.create_group(&group)));
     let took = start.elapsed();
+    if !reader.join().unwrap_or(false) {
+        violate(report, 4, "a concurrent call panicked".to_string());
+    }
     // A create that fails rolls back under its own deadline.
     let bound = OPERATION_TIMEOUT * 2 + REQUEST_TIMEOUT + SLACK;
     if took > bound {
@@ -397,7 +497,7 @@ fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
             }
         }
     }
-    if case.then_delete && case.shutdown_after.is_none() {
+    if case.then_delete && case.stop.is_none() {
         for node in nodes.nodes() {
             node.set_latency(Duration::ZERO);
         }
