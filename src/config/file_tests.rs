@@ -299,3 +299,22 @@ fn a_password_env_that_looks_like_a_secret_is_not_echoed() {
     let e = applied_error("[auth]\nbasic_user = \"root\"\npassword_env = \"CC_TEST_NOT_SET_9\"\n");
     assert!(e.contains("\"CC_TEST_NOT_SET_9\" is not set"), "{e}");
 }
+
+/// The README's table form of `group_api`, as printed there, is read.
+#[test]
+fn the_readmes_group_api_tables_are_read() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("[group_api]\nallow_slash_in_id")
+        .expect("the README shows the table form");
+    let end = start + readme[start..].find("```").expect("the block ends");
+    let text = format!("hosts = [\"http://127.0.0.1:1\"]\n{}", &readme[start..end]);
+    let c = ClientConfig::from_toml(&text).expect("the README's tables parse");
+    let b = c.apply(ClientBuilder::default()).expect("and apply");
+    let api = b.group_api.clone();
+    b.build().expect("and build");
+    assert_eq!(api.create.method, "PUT");
+    assert_eq!(api.create.done, vec![201]);
+    assert_eq!(api.delete.unchanged, vec![404]);
+    assert!(!api.allow_slash_in_id);
+}
