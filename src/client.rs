@@ -70,12 +70,12 @@ impl ClusterClient {
             ledger,
             group_api: settings.group_api.clone(),
             database: settings.database.clone(),
-            policy: settings.policy.clone(),
-            operation_timeout: settings.operation_timeout,
-            max_connections: settings.limits.max,
-            resolver: settings.resolver,
-            authenticated: settings.credentials.is_some(),
-            cluster: Cluster::start(settings)?,
+            policy: settings.cluster.policy.clone(),
+            operation_timeout: settings.cluster.operation_timeout,
+            max_connections: settings.cluster.limits.max,
+            resolver: settings.cluster.resolver,
+            authenticated: settings.cluster.credentials.is_some(),
+            cluster: Cluster::start(settings.cluster)?,
         };
         let scope = inner.cluster.default_scope();
         Ok(ClusterClient {

@@ -18,9 +18,10 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::address::HostAddress;
-use crate::config::Settings;
 use crate::error::Error;
-use crate::node::{Connections, Node, NodeSettings, Operation};
+use crate::node::health::ProbeSchedule;
+use crate::node::pool::PoolLimits;
+use crate::node::{Connections, Credentials, HealthEvent, Node, NodeSettings, Operation};
 use crate::retry::{RetryBudget, RetryPolicy};
 
 pub(crate) use self::background::Callbacks;
@@ -29,6 +30,33 @@ pub(crate) use self::fan_out::{outcome_unknown, NodeOutcome};
 pub use self::resolver::HostResolver;
 pub(crate) use self::stop::{CallScope, CallSpec};
 pub use self::stop::{CancelToken, COMPENSATION_GRACE};
+
+/// Every setting the cluster starts from, checked (built by `config`).
+pub(crate) struct ClusterSettings {
+    pub hosts: Vec<HostAddress>,
+    pub policy: RetryPolicy,
+    pub budget: RetryBudget,
+    pub resolver: HostResolver,
+    pub limits: PoolLimits,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub unhealthy_after: u32,
+    pub probe: ProbeSchedule,
+    pub probe_path: String,
+    pub callbacks: Callbacks,
+    pub credentials: Option<Credentials>,
+    pub fan_out_threads: usize,
+    pub proxy_from_env: bool,
+    pub root_certs_pem: Option<Vec<u8>>,
+    /// How often the background thread wakes.
+    pub tick: Duration,
+}
+
+/// Builds node `i` for `host` (see [`Cluster::assemble`]).
+pub(crate) type MakeNode<'a> =
+    dyn Fn(usize, &HostAddress, &NodeSettings, Sender<HealthEvent>) -> Result<Node, Error> + 'a;
 
 /// What every call starts from.
 pub(crate) struct CallDefaults {
@@ -55,9 +83,9 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    /// Builds every node from the checked settings and starts the
-    /// background thread.
-    pub fn start(settings: Settings) -> Result<Arc<Cluster>, Error> {
+    /// Builds every node from the checked settings, each with its pool of
+    /// HTTP connections, and starts the background thread.
+    pub fn start(settings: ClusterSettings) -> Result<Arc<Cluster>, Error> {
         let connections = Connections::new(
             settings.connect_timeout,
             settings.request_timeout,
@@ -66,6 +94,18 @@ impl Cluster {
             settings.root_certs_pem.clone(),
             settings.credentials.as_ref(),
         )?;
+        Cluster::assemble(settings, &|i, host, node_settings, events| {
+            Node::pooled(i, host.clone(), &connections, node_settings, events)
+        })
+    }
+
+    /// Builds the cluster over the nodes `make` builds, one per host (the
+    /// pooled HTTP node, or a scripted one in unit tests), and starts the
+    /// background thread.
+    pub(crate) fn assemble(
+        settings: ClusterSettings,
+        make: &MakeNode<'_>,
+    ) -> Result<Arc<Cluster>, Error> {
         let node_settings = NodeSettings {
             limits: settings.limits,
             unhealthy_after: settings.unhealthy_after,
@@ -78,16 +118,7 @@ impl Cluster {
             .hosts
             .iter()
             .enumerate()
-            .map(|(i, h)| {
-                Node::new(
-                    i,
-                    h.clone(),
-                    &connections,
-                    &node_settings,
-                    events_tx.clone(),
-                )
-                .map(Arc::new)
-            })
+            .map(|(i, h)| make(i, h, &node_settings, events_tx.clone()).map(Arc::new))
             .collect::<Result<Vec<_>, Error>>()?;
         drop(events_tx);
         let (trigger, signal) = crossbeam_channel::bounded(0);
@@ -162,3 +193,78 @@ impl Cluster {
         self.nodes.iter().position(|n| &n.address == host)
     }
 }
+
+/// Clusters over scripted in-memory nodes, for the engine's unit tests:
+/// no socket is opened.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::node::link::scripted::ScriptedNode;
+    use crate::node::link::Link;
+    use crate::node::metrics::NodeCounters;
+
+    /// Fast settings for `n` nodes (never contacted: the links are scripted).
+    pub fn settings(n: usize) -> ClusterSettings {
+        ClusterSettings {
+            hosts: (0..n)
+                .filter_map(|i| HostAddress::parse(&format!("http://127.0.0.1:{}", 1 + i)).ok())
+                .collect(),
+            policy: RetryPolicy::exponential(3, Duration::from_millis(1), Duration::from_millis(4)),
+            budget: RetryBudget::default(),
+            resolver: HostResolver::RoundRobin,
+            limits: PoolLimits {
+                max: 4,
+                min_idle: 0,
+                purge_after: None,
+            },
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            operation_timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+            unhealthy_after: 3,
+            probe: ProbeSchedule {
+                first: Duration::from_secs(60),
+                max: Duration::from_secs(60),
+                jitter: false,
+            },
+            probe_path: "/".to_string(),
+            callbacks: Callbacks::default(),
+            credentials: None,
+            fan_out_threads: 4,
+            proxy_from_env: false,
+            root_certs_pem: None,
+            tick: Duration::from_millis(50),
+        }
+    }
+
+    /// A cluster over `nodes`, with `settings(n)` as `tweak` leaves them.
+    pub fn scripted(
+        nodes: &[Arc<ScriptedNode>],
+        tweak: impl FnOnce(&mut ClusterSettings),
+    ) -> Arc<Cluster> {
+        let mut s = settings(nodes.len());
+        tweak(&mut s);
+        Cluster::assemble(s, &|i, host, node_settings, events| {
+            let link: Arc<dyn Link> = nodes[i].clone();
+            let counters = Arc::new(NodeCounters::default());
+            Ok(Node::over(
+                i,
+                host.clone(),
+                link,
+                counters,
+                node_settings,
+                events,
+            ))
+        })
+        .unwrap_or_else(|e| panic!("a scripted cluster starts: {e}"))
+    }
+
+    /// `n` scripted nodes with nothing scripted.
+    pub fn nodes(n: usize) -> Vec<Arc<ScriptedNode>> {
+        (0..n).map(|_| ScriptedNode::new()).collect()
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod engine_tests;

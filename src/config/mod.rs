@@ -17,7 +17,7 @@ pub use self::file::ClientConfig;
 
 use crate::address::HostAddress;
 use crate::client::ClusterClient;
-use crate::cluster::{Callbacks, HostResolver};
+use crate::cluster::{Callbacks, ClusterSettings, HostResolver};
 use crate::error::Error;
 use crate::groups::GroupApi;
 use crate::node::health::ProbeSchedule;
@@ -358,35 +358,37 @@ impl ClientBuilder {
             tick = tick.min(p / 2);
         }
         Ok(Settings {
-            hosts,
-            policy: self.policy,
-            budget: self.budget.unwrap_or_default(),
-            resolver: self.resolver,
-            limits: PoolLimits {
-                max: self.max_connections,
-                min_idle: self.min_connections,
-                purge_after: self.purge_after,
+            cluster: ClusterSettings {
+                hosts,
+                policy: self.policy,
+                budget: self.budget.unwrap_or_default(),
+                resolver: self.resolver,
+                limits: PoolLimits {
+                    max: self.max_connections,
+                    min_idle: self.min_connections,
+                    purge_after: self.purge_after,
+                },
+                connect_timeout: self.connect_timeout,
+                request_timeout: self.request_timeout,
+                operation_timeout: self.operation_timeout,
+                max_response_bytes: self.max_response_bytes,
+                unhealthy_after: self.unhealthy_after,
+                probe: ProbeSchedule {
+                    first: self.probe_interval,
+                    max: Duration::from_secs(60).max(self.probe_interval),
+                    jitter: true,
+                },
+                probe_path: self.probe_path,
+                callbacks: self.callbacks,
+                credentials,
+                fan_out_threads,
+                proxy_from_env: self.proxy_from_env,
+                root_certs_pem: self.root_certs_pem,
+                tick: tick.max(Duration::from_millis(1)),
             },
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            operation_timeout: self.operation_timeout,
-            max_response_bytes: self.max_response_bytes,
-            unhealthy_after: self.unhealthy_after,
-            probe: ProbeSchedule {
-                first: self.probe_interval,
-                max: Duration::from_secs(60).max(self.probe_interval),
-                jitter: true,
-            },
-            probe_path: self.probe_path,
-            callbacks: self.callbacks,
-            credentials,
-            fan_out_threads,
             database: self.database,
-            proxy_from_env: self.proxy_from_env,
-            root_certs_pem: self.root_certs_pem,
             group_api: self.group_api,
             journal: self.journal,
-            tick: tick.max(Duration::from_millis(1)),
         })
     }
 }
@@ -458,29 +460,11 @@ fn check_values(b: &ClientBuilder) -> Result<(), Error> {
     Ok(())
 }
 
-/// Every setting, checked: what the cluster starts from.
+/// Every setting, checked: the cluster's, and the operations layer's.
 pub(crate) struct Settings {
-    pub hosts: Vec<HostAddress>,
-    pub policy: RetryPolicy,
-    pub budget: RetryBudget,
-    pub resolver: HostResolver,
-    pub limits: PoolLimits,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub operation_timeout: Duration,
-    pub max_response_bytes: usize,
-    pub unhealthy_after: u32,
-    pub probe: ProbeSchedule,
-    pub probe_path: String,
-    pub callbacks: Callbacks,
-    pub credentials: Option<Credentials>,
-    pub fan_out_threads: usize,
+    pub cluster: ClusterSettings,
     pub database: Option<String>,
-    pub proxy_from_env: bool,
-    pub root_certs_pem: Option<Vec<u8>>,
     pub group_api: GroupApi,
     /// The saga journal's path, when configured.
     pub journal: Option<std::path::PathBuf>,
-    /// How often the background thread wakes.
-    pub tick: Duration,
 }

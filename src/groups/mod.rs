@@ -533,6 +533,10 @@ pub(crate) fn verify_group(
 }
 
 #[cfg(test)]
+#[path = "saga_tests.rs"]
+mod saga_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,7 @@
 //! One node: its address, connection pool and health, and one attempt.
 
 pub(crate) mod health;
+pub(crate) mod link;
 pub(crate) mod metrics;
 pub(crate) mod pool;
 
@@ -14,11 +15,12 @@ use parking_lot::Mutex;
 
 use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
-use crate::transport::{Headers, NodeTransport, Request, Response, TransportConfig};
+use crate::transport::{Headers, NodeTransport, Response, TransportConfig};
 
 pub(crate) use crate::transport::Credentials;
 
 use self::health::{Health, ProbeSchedule, Transition};
+use self::link::{Link, LinkError};
 use self::metrics::{ConnectionPoolMetrics, NodeCounters};
 use self::pool::{Pool, PoolLimits};
 
@@ -103,7 +105,9 @@ pub(crate) struct NodeSettings {
 pub(crate) struct Node {
     pub index: usize,
     pub address: HostAddress,
-    pool: Pool,
+    /// How exchanges reach the node: its pool of HTTP connections (or, in
+    /// unit tests, a scripted node).
+    link: Arc<dyn Link>,
     counters: Arc<NodeCounters>,
     health: Mutex<Health>,
     /// True while the node is healthy with no failure counted: a success
@@ -121,7 +125,8 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub fn new(
+    /// A node reached through its own pool of HTTP connections.
+    pub fn pooled(
         index: usize,
         address: HostAddress,
         connections: &Connections,
@@ -132,22 +137,38 @@ impl Node {
         let ip = address.ip().map(|ip| SocketAddr::new(ip, address.port()));
         let transport = &connections.0;
         let node_transport = NodeTransport::new(transport, counters.clone(), ip)?;
-        Ok(Node {
+        let probe_timeout = transport
+            .connect_timeout
+            .saturating_add(transport.request_timeout)
+            .min(settings.attempt_time.saturating_mul(2));
+        let link = Arc::new(Pool::new(settings.limits, node_transport, counters.clone()));
+        let mut node = Node::over(index, address, link, counters, settings, events);
+        node.probe_timeout = probe_timeout;
+        Ok(node)
+    }
+
+    /// A node reached through `link`, counting in `counters`.
+    pub fn over(
+        index: usize,
+        address: HostAddress,
+        link: Arc<dyn Link>,
+        counters: Arc<NodeCounters>,
+        settings: &NodeSettings,
+        events: Sender<HealthEvent>,
+    ) -> Node {
+        Node {
             index,
             address,
-            pool: Pool::new(settings.limits, node_transport, counters.clone()),
+            link,
             counters,
             health: Mutex::new(Health::new(settings.unhealthy_after, settings.probe)),
             clean: AtomicBool::new(true),
             events,
             probe_path: settings.probe_path.clone(),
-            probe_timeout: transport
-                .connect_timeout
-                .saturating_add(transport.request_timeout)
-                .min(settings.attempt_time.saturating_mul(2)),
+            probe_timeout: settings.attempt_time.saturating_mul(2),
             probing: AtomicBool::new(false),
             attempt_time: settings.attempt_time,
-        })
+        }
     }
 
     /// One attempt: lease a slot, send, give the slot back, record the outcome.
@@ -169,30 +190,13 @@ impl Node {
         if Instant::now() >= deadline {
             return Err(NodeError::DeadlineExceeded);
         }
-        let lease = if sheltered {
-            self.pool.lease_sheltered(deadline)?
-        } else {
-            self.pool.lease(deadline)?
-        };
         let url = self.address.url(&op.path);
-        let request = Request {
-            method: &op.method,
-            url: &url,
-            request_id: op.request_id.as_deref(),
-            body: op.body.as_deref(),
-        };
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        // Shortened by more than a tenth (waiting for a slot, earlier
-        // attempts and backoff): the deadline, not the node, limits it.
-        let cut_short = remaining.saturating_add(self.attempt_time / 10) < self.attempt_time;
-        let result = lease.connection().send(&request, remaining);
-        drop(lease);
-        match result {
+        match self.link.exchange(op, &url, deadline, sheltered) {
             Ok(r) if r.status < 500 && !r.oversized => {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
                 self.counters.executed();
                 self.record_success();
-                Ok(r.into())
+                Ok(r)
             }
             Ok(r) => {
                 log::debug!(
@@ -209,30 +213,33 @@ impl Node {
                 );
                 self.counters.executed_with_error();
                 self.record_failure();
-                Ok(r.into())
+                Ok(r)
             }
-            Err(_) if !sheltered && self.pool.is_shut() => Err(NodeError::Shutdown),
-            Err(f) if f.timed_out && cut_short => {
-                log::debug!(
-                    "{} {}{}: the call's deadline cut the attempt short ({:?} left)",
-                    op.method,
-                    self.address,
-                    op.path,
-                    remaining
-                );
-                Err(NodeError::DeadlineExceeded)
+            Err(LinkError::NotSent(e)) => Err(e),
+            Err(LinkError::Failed { .. }) if !sheltered && self.link.is_shut() => {
+                Err(NodeError::Shutdown)
             }
-            Err(f) => {
-                log::debug!(
-                    "{} {}{} failed: {}",
-                    op.method,
-                    self.address,
-                    op.path,
-                    f.error
-                );
+            Err(LinkError::Failed {
+                error,
+                timed_out,
+                given,
+            }) => {
+                // Shortened by more than a tenth (waiting for a slot, earlier
+                // attempts and backoff): the deadline, not the node, limits it.
+                let cut_short = given.saturating_add(self.attempt_time / 10) < self.attempt_time;
+                if timed_out && cut_short {
+                    log::debug!(
+                        "{} {}{}: the call's deadline cut the attempt short ({given:?} given)",
+                        op.method,
+                        self.address,
+                        op.path,
+                    );
+                    return Err(NodeError::DeadlineExceeded);
+                }
+                log::debug!("{} {}{} failed: {error}", op.method, self.address, op.path);
                 self.counters.executed_with_error();
                 self.record_failure();
-                Err(f.error)
+                Err(error)
             }
         }
     }
@@ -296,19 +303,7 @@ impl Node {
     /// of its own so no probe delays another, the purge or the callbacks.
     pub fn probe(&self) {
         let bound = self.probe_timeout;
-        let up = match self.pool.lease(Instant::now() + bound) {
-            Ok(lease) => {
-                let url = self.address.url(&self.probe_path);
-                let request = Request {
-                    method: "GET",
-                    url: &url,
-                    request_id: None,
-                    body: None,
-                };
-                matches!(lease.connection().send(&request, bound), Ok(r) if r.status < 500)
-            }
-            Err(_) => false,
-        };
+        let up = self.link.probe(&self.address.url(&self.probe_path), bound);
         log::debug!(
             "probe of {}: {}",
             self.address,
@@ -325,14 +320,14 @@ impl Node {
     }
 
     pub fn purge(&self, now: Instant) -> usize {
-        self.pool.purge(now)
+        self.link.purge(now)
     }
 
     pub fn shutdown(&self) {
-        self.pool.shutdown();
+        self.link.shutdown();
     }
 
     pub fn metrics(&self) -> ConnectionPoolMetrics {
-        self.pool.metrics()
+        self.counters.snapshot()
     }
 }

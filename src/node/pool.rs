@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::metrics::{ConnectionPoolMetrics, NodeCounters};
+use super::metrics::NodeCounters;
 use crate::error::NodeError;
 use crate::transport::{Interrupt, NodeTransport, SlotConnection};
 
@@ -274,8 +274,11 @@ impl<S: SlotSource> Pool<S> {
             S::Conn::interrupt(handle);
         }
     }
+}
 
-    pub fn metrics(&self) -> ConnectionPoolMetrics {
+#[cfg(test)]
+impl<S: SlotSource> Pool<S> {
+    fn metrics(&self) -> super::metrics::ConnectionPoolMetrics {
         self.counters.snapshot()
     }
 }
