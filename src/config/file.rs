@@ -434,7 +434,7 @@ impl ClientConfig {
                 &format!("{} cannot be read: {e}", path.display()),
             )
         })?;
-        let rule = crate::transport::check_root_certs_pem(&pem)
+        let rule = crate::node::check_root_certs_pem(&pem)
             .map_err(|why| format!("{}: {why}", path.display()));
         self.origin.check("tls.ca_file", ca, rule)?;
         Ok(pem)

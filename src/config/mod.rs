@@ -451,7 +451,7 @@ fn check_values(b: &ClientBuilder) -> Result<(), Error> {
     if let Some(pem) = &b.root_certs_pem {
         named(
             "root certificate PEM",
-            crate::transport::check_root_certs_pem(pem),
+            crate::node::check_root_certs_pem(pem),
         )?;
     }
     if let Some(j) = &b.journal {

@@ -17,7 +17,7 @@ use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
 use crate::transport::{Headers, NodeTransport, Response, TransportConfig};
 
-pub(crate) use crate::transport::Credentials;
+pub(crate) use crate::transport::{check_root_certs_pem, Credentials};
 
 use self::health::{Health, ProbeSchedule, Transition};
 use self::link::{Link, LinkError};
