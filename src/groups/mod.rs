@@ -3,6 +3,7 @@
 //! when anything fails), delete and verify. The wire protocol is in [`api`].
 
 mod api;
+mod create;
 mod ledger;
 mod recovery;
 mod trail;
@@ -16,16 +17,16 @@ pub use self::recovery::{
     Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairReport, Repaired,
 };
 
+pub(crate) use self::create::create_group;
 pub(crate) use self::ledger::Ledger;
 use self::trail::Trail;
-use crate::journal::{CreateOutcome, SagaEnd, SagaOp};
+use crate::journal::{SagaEnd, SagaOp};
 
 use crate::address::{validate_group_id, HostAddress};
-use crate::cluster::{outcome_unknown, CallScope, CallSpec, Cluster, NodeOutcome};
+use crate::cluster::{CallScope, CallSpec, Cluster, NodeOutcome};
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::Answer;
-use crate::retry::{random_u64, RetryPolicy};
-use crate::saga::Saga;
+use crate::retry::random_u64;
 
 pub(super) fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -69,246 +70,6 @@ fn unexpected(status: u16, body: &[u8]) -> NodeError {
     NodeError::Status {
         status,
         body: body_excerpt(body),
-    }
-}
-
-/// What the create step learned.
-#[derive(Default)]
-struct CreateState {
-    /// Nodes where this saga created the group (answered `done`).
-    created: Vec<usize>,
-    /// Nodes whose state is unknown: never deleted, reported as possible orphans.
-    unknown: Vec<usize>,
-    failures: Vec<NodeFailure>,
-    /// Nodes a create was sent to.
-    tried: Vec<usize>,
-}
-
-impl CreateState {
-    /// Each node's outcome, for the journal.
-    fn per_node(&self, cluster: &Cluster) -> Vec<(usize, CreateOutcome)> {
-        self.tried
-            .iter()
-            .map(|&n| {
-                let host = &cluster.nodes[n].address;
-                let outcome = if self.created.contains(&n) {
-                    CreateOutcome::Created
-                } else if self.unknown.contains(&n) {
-                    CreateOutcome::Unknown
-                } else if self.failures.iter().any(|f| &f.host == host) {
-                    CreateOutcome::Failed
-                } else {
-                    CreateOutcome::WasThere
-                };
-                (n, outcome)
-            })
-            .collect()
-    }
-
-    /// Sorts each node's final create outcome. The status line decides (an
-    /// answer with an oversized body included). Unknown — never deleted,
-    /// always reported — is any node where the create may have been applied
-    /// without a `done` answer saying so: sent and never answered, answered
-    /// 502/504 (a gateway may have forwarded it) or an unexpected 2xx, or
-    /// answered anything after such an attempt (a 409 then may be this
-    /// saga's own group).
-    fn absorb(&mut self, cluster: &Cluster, api: &GroupEndpoint, outcomes: Vec<NodeOutcome>) {
-        for o in outcomes {
-            self.tried.push(o.node);
-            let host = cluster.nodes[o.node].address.clone();
-            let may_be_applied = match &o.outcome {
-                Ok(r) if api.done.contains(&r.status) || api.unchanged.contains(&r.status) => false,
-                Ok(r) => (200..300).contains(&r.status) || outcome_unknown(&o.outcome),
-                Err(e) => e.outcome_unknown(),
-            };
-            if o.earlier_unknown || may_be_applied {
-                self.unknown.push(o.node);
-            }
-            match o.outcome {
-                Ok(r) if api.done.contains(&r.status) => self.created.push(o.node),
-                Ok(r) if api.unchanged.contains(&r.status) => {}
-                Ok(r) => self.failures.push(NodeFailure {
-                    host,
-                    error: unexpected(r.status, &r.body),
-                }),
-                Err(error) => self.failures.push(NodeFailure { host, error }),
-            }
-        }
-    }
-}
-
-/// `create_group`: see [`ClusterClient::create_group`](crate::ClusterClient::create_group).
-pub(crate) fn create_group(
-    cluster: &Cluster,
-    api: &GroupApi,
-    ledger: &Ledger,
-    scope: &CallScope,
-    id: &str,
-) -> Result<(), Error> {
-    validate_group_id(id, api.allow_slash_in_id)?;
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
-    let request_id = new_request_id();
-    let opts = scope.spec();
-    let trail = Trail::begin(ledger, cluster, SagaOp::Create, id, &request_id)?;
-    if trail.is_kept() {
-        // Which nodes lack the group before anything is created: what
-        // `recover()` may undo after a crash, and nothing else.
-        let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-        let mut lacked = Vec::new();
-        let mut held = Vec::new();
-        for o in send(cluster, &api.verify, id, &all, &opts, Some(&request_id)) {
-            match presence(api, o.outcome) {
-                Ok(true) => held.push(o.node),
-                Ok(false) => lacked.push(o.node),
-                Err(_) => {}
-            }
-        }
-        // Stopped before anything was created: nothing to undo.
-        if let Some(refused) = scope.refused(cluster) {
-            return Err(refused);
-        }
-        trail.before(&lacked, &held)?;
-    }
-    let trail = &trail;
-    let mut state = CreateState::default();
-    let mut saga: Saga<'_, Failures> = Saga::new(format!("create_group {id:?} [{request_id}]"));
-
-    let created = saga.step("create", |comp| {
-        // A node known to be unhealthy gets one attempt first; if it is still
-        // down, nothing is created anywhere.
-        let (healthy, unhealthy): (Vec<usize>, Vec<usize>) =
-            (0..cluster.nodes.len()).partition(|&i| cluster.nodes[i].is_healthy());
-        if !unhealthy.is_empty() {
-            let once = CallSpec {
-                policy: RetryPolicy::none(),
-                ..opts.clone()
-            };
-            let outcomes = send(
-                cluster,
-                &api.create,
-                id,
-                &unhealthy,
-                &once,
-                Some(&request_id),
-            );
-            state.absorb(cluster, &api.create, outcomes);
-        }
-        if state.failures.is_empty() {
-            let outcomes = send(cluster, &api.create, id, &healthy, &opts, Some(&request_id));
-            state.absorb(cluster, &api.create, outcomes);
-        }
-        trail.outcomes(&state.per_node(cluster));
-        // The compensation is registered before the step reports its failure.
-        if !state.created.is_empty() {
-            let targets = state.created.clone();
-            let request_id = request_id.clone();
-            comp.push("delete where this saga created", move || {
-                let failed = rollback(cluster, api, scope, id, &targets, &request_id);
-                let results: Vec<(usize, bool)> = targets
-                    .iter()
-                    .map(|&n| {
-                        let host = &cluster.nodes[n].address;
-                        (n, !failed.iter().any(|f| &f.host == host))
-                    })
-                    .collect();
-                trail.compensated(&results);
-                if failed.is_empty() {
-                    Ok(())
-                } else {
-                    Err(Failures(failed))
-                }
-            });
-        }
-        if state.failures.is_empty() {
-            Ok(())
-        } else {
-            Err(Failures(std::mem::take(&mut state.failures)))
-        }
-    });
-
-    let result = created.and_then(|()| {
-        saga.step("verify", |_| {
-            let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-            let outcomes = send(cluster, &api.verify, id, &all, &opts, Some(&request_id));
-            let failures: Vec<NodeFailure> = outcomes
-                .into_iter()
-                .filter_map(|o| {
-                    let host = cluster.nodes[o.node].address.clone();
-                    match o.outcome {
-                        Ok(r) if api.verify.done.contains(&r.status) => None,
-                        Ok(r) => Some(NodeFailure {
-                            host,
-                            error: unexpected(r.status, &r.body),
-                        }),
-                        Err(error) => Some(NodeFailure { host, error }),
-                    }
-                })
-                .collect();
-            if failures.is_empty() {
-                Ok(())
-            } else {
-                Err(Failures(failures))
-            }
-        })
-    });
-
-    match result {
-        Ok(()) => {
-            saga.complete();
-            trail.finish(SagaEnd::Ok, Vec::new());
-            log::debug!("group {id:?} created on every node [{request_id}]");
-            Ok(())
-        }
-        Err(Failures(failures)) => {
-            let rollback_failures: Vec<NodeFailure> = saga
-                .compensate()
-                .into_iter()
-                .flat_map(|f| f.error.0)
-                .collect();
-            let hosts = |idx: &[usize]| -> Vec<HostAddress> {
-                idx.iter()
-                    .map(|&i| cluster.nodes[i].address.clone())
-                    .collect()
-            };
-            let mut failed_hosts: Vec<HostAddress> = Vec::new();
-            for f in &failures {
-                if !failed_hosts.contains(&f.host) {
-                    failed_hosts.push(f.host.clone());
-                }
-            }
-            let possible_orphans = hosts(&state.unknown);
-            if !possible_orphans.is_empty() {
-                log::error!(
-                    "group {id:?}: outcome unknown on {} (not rolled back) [{request_id}]",
-                    crate::error::join_hosts(&possible_orphans)
-                );
-            }
-            let rollback_failed_hosts: Vec<HostAddress> =
-                rollback_failures.iter().map(|f| f.host.clone()).collect();
-            let mut left: Vec<String> = Vec::new();
-            for h in rollback_failed_hosts.iter().chain(&possible_orphans) {
-                if !left.contains(&h.to_string()) {
-                    left.push(h.to_string());
-                }
-            }
-            let end = if left.is_empty() {
-                SagaEnd::RolledBack
-            } else {
-                SagaEnd::Leftovers
-            };
-            trail.finish(end, left);
-            Err(Error::GroupOperation {
-                group_id: id.to_string(),
-                failed_hosts,
-                rollback_failed_hosts,
-                possible_orphans,
-                failures,
-                rollback_failures,
-                request_id,
-            })
-        }
     }
 }
 
