@@ -9,7 +9,7 @@ use super::{CallScope, CallSpec, Cluster};
 use crate::address::HostAddress;
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::{Answer, Operation};
-use crate::retry::{error_is_retryable, next_wait, status_is_retryable};
+use crate::retry::{error_is_retryable, status_is_retryable};
 
 /// A node's answer to [`ClusterClient::request`](crate::ClusterClient::request).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,83 @@ pub struct NodeResponse {
     pub status: u16,
     /// The whole body (at most `max_response_bytes`).
     pub body: Vec<u8>,
+}
+
+/// What a one-node call learned so far.
+struct Tries {
+    failures: Vec<NodeFailure>,
+    /// The last retryable answer: returned when every try failed.
+    last_answer: Option<(usize, Answer)>,
+    last_retry_after: Option<String>,
+    move_on_at_once: bool,
+}
+
+impl Default for Tries {
+    fn default() -> Self {
+        Tries {
+            failures: Vec::new(),
+            last_answer: None,
+            last_retry_after: None,
+            move_on_at_once: true,
+        }
+    }
+}
+
+/// What a one-node call does after an attempt.
+enum Next {
+    Answer(Answer),
+    Stop(NodeError),
+    GiveUp,
+    TryAgain,
+}
+
+impl Tries {
+    fn absorb(
+        &mut self,
+        cluster: &Cluster,
+        idx: usize,
+        outcome: Result<Answer, NodeError>,
+        idempotent: bool,
+    ) -> Next {
+        let host = cluster.nodes[idx].address.clone();
+        self.last_retry_after = None;
+        match outcome {
+            Ok(resp) if status_is_retryable(resp.status, idempotent) => {
+                self.move_on_at_once = resp.status == 503;
+                self.failures.push(NodeFailure {
+                    host,
+                    error: NodeError::Status {
+                        status: resp.status,
+                        body: body_excerpt(&resp.body),
+                    },
+                });
+                self.last_retry_after.clone_from(&resp.retry_after);
+                self.last_answer = Some((idx, resp));
+                Next::TryAgain
+            }
+            Ok(resp) if resp.oversized => {
+                self.failures.push(NodeFailure {
+                    host,
+                    error: NodeError::BodyTooLarge {
+                        limit: cluster.max_response_bytes,
+                    },
+                });
+                Next::GiveUp
+            }
+            Ok(resp) => Next::Answer(resp),
+            Err(stop @ (NodeError::Shutdown | NodeError::Cancelled)) => Next::Stop(stop),
+            Err(e) => {
+                let retry = error_is_retryable(&e, idempotent);
+                self.move_on_at_once = matches!(e, NodeError::Connect(_));
+                self.failures.push(NodeFailure { host, error: e });
+                if retry {
+                    Next::TryAgain
+                } else {
+                    Next::GiveUp
+                }
+            }
+        }
+    }
 }
 
 /// A one-node call that got no usable answer from any node.
@@ -87,91 +164,52 @@ impl Cluster {
             Arc::new(move |node, deadline, sheltered| node.attempt(&shared, deadline, sheltered));
         let order = self.candidates();
         let limit = (opts.policy.max_attempts() as usize).max(order.len());
-        let mut failures: Vec<NodeFailure> = Vec::new();
-        let mut last_answer: Option<(usize, Answer)> = None;
-        let mut last_retry_after: Option<String> = None;
-        let mut move_on_at_once = true;
+        let mut tries = Tries::default();
         for i in 0..limit {
             if let Some(stop) = self.stop_reason(opts) {
                 return Err(stop);
             }
             let idx = order[i % order.len()];
-            if i > 0 {
-                if !opts.exempt_from_budget && !self.budget.try_withdraw() {
-                    log::warn!(
-                        "retry budget exhausted: {} {} not tried again",
-                        op.method,
-                        op.path
-                    );
+            if i == 0 {
+                if !opts.exempt_from_budget {
+                    self.budget.deposit();
+                }
+            } else {
+                // A refused connection or a 503 moves to the next node at
+                // once; anything else (and a second lap) waits the backoff.
+                let backoff = (!tries.move_on_at_once || i >= order.len())
+                    .then(|| opts.policy.delay_before_retry(i as u32));
+                let retry_after = tries.last_retry_after.as_deref();
+                let Some(wait) =
+                    self.before_retry(opts, backoff, retry_after, Instant::now(), || {
+                        format!("{} {}", op.method, op.path)
+                    })
+                else {
                     break;
+                };
+                if !self.sleep(wait, opts) {
+                    return Err(self.stop_reason(opts).unwrap_or(NodeError::Shutdown));
                 }
-                if !move_on_at_once || i >= order.len() {
-                    let backoff = opts.policy.delay_before_retry(i as u32);
-                    let Ok(wait) = next_wait(
-                        &opts.policy,
-                        backoff,
-                        last_retry_after.as_deref(),
-                        Instant::now(),
-                        self.deadline_of(opts),
-                    ) else {
-                        break;
-                    };
-                    if !self.sleep(wait, opts) {
-                        return Err(self.stop_reason(opts).unwrap_or(NodeError::Shutdown));
-                    }
-                }
-            } else if !opts.exempt_from_budget {
-                self.budget.deposit();
             }
-            let node = &self.nodes[idx];
-            last_retry_after = None;
             let outcome = self
                 .run_round(&[0], &[idx], &attempt, opts)
                 .pop()
                 .map_or(Err(NodeError::Shutdown), |(_, o)| o);
-            match outcome {
-                Ok(resp) if status_is_retryable(resp.status, op.idempotent) => {
-                    move_on_at_once = resp.status == 503;
-                    failures.push(NodeFailure {
-                        host: node.address.clone(),
-                        error: NodeError::Status {
-                            status: resp.status,
-                            body: body_excerpt(&resp.body),
-                        },
-                    });
-                    last_retry_after.clone_from(&resp.retry_after);
-                    last_answer = Some((idx, resp));
-                }
-                Ok(resp) if resp.oversized => {
-                    failures.push(NodeFailure {
-                        host: node.address.clone(),
-                        error: NodeError::BodyTooLarge {
-                            limit: self.max_response_bytes,
-                        },
-                    });
-                    break;
-                }
-                Ok(resp) => return Ok(Ok((idx, resp))),
-                Err(stop @ (NodeError::Shutdown | NodeError::Cancelled)) => return Err(stop),
-                Err(e) => {
-                    let retry = error_is_retryable(&e, op.idempotent);
-                    move_on_at_once = matches!(e, NodeError::Connect(_));
-                    failures.push(NodeFailure {
-                        host: node.address.clone(),
-                        error: e,
-                    });
-                    if !retry {
-                        break;
-                    }
-                }
+            match tries.absorb(self, idx, outcome, op.idempotent) {
+                Next::Answer(resp) => return Ok(Ok((idx, resp))),
+                Next::Stop(stop) => return Err(stop),
+                Next::GiveUp => break,
+                Next::TryAgain => {}
             }
         }
         if let Some(stop) = self.stop_reason(opts) {
             return Err(stop);
         }
-        Ok(match last_answer {
+        Ok(match tries.last_answer {
             Some(answer) => Ok(answer),
-            None => Err(OneNodeFailure { attempts: failures }),
+            None => Err(OneNodeFailure {
+                attempts: tries.failures,
+            }),
         })
     }
 }

@@ -125,60 +125,14 @@ impl Cluster {
         let mut round: u32 = 0;
         while !pending.is_empty() && self.stop_reason(opts).is_none() {
             round += 1;
-            for &pos in &pending {
-                let r = &mut results[pos];
-                if r.attempts > 0 {
-                    r.earlier_unknown |= outcome_unknown(&r.outcome);
-                } else if !opts.exempt_from_budget {
-                    self.budget.deposit();
-                }
-                r.attempts += 1;
-            }
+            self.count_round(&mut results, &pending, opts);
             for (pos, outcome) in self.run_round(&pending, targets, &attempt, opts) {
                 results[pos].outcome = outcome;
             }
             if self.stop_reason(opts).is_some() {
                 break;
             }
-            // Which nodes get another attempt, and how long to wait first.
-            // Drawn only when some node is retried (jitter costs a random number).
-            let mut backoff: Option<Duration> = None;
-            let now = Instant::now();
-            let mut again = Vec::new();
-            let mut wait = Duration::ZERO;
-            for &pos in &pending {
-                let r = &results[pos];
-                if r.attempts >= opts.policy.max_attempts() || !retryable(&r.outcome, idempotent) {
-                    continue;
-                }
-                let retry_after = r
-                    .outcome
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.retry_after.as_deref());
-                let backoff = *backoff.get_or_insert_with(|| opts.policy.delay_before_retry(round));
-                let Ok(w) = next_wait(
-                    &opts.policy,
-                    backoff,
-                    retry_after,
-                    now,
-                    self.deadline_of(opts),
-                ) else {
-                    // The node asks for longer than this call may wait, or no
-                    // time is left: its answer stands.
-                    continue;
-                };
-                if !opts.exempt_from_budget && !self.budget.try_withdraw() {
-                    log::warn!(
-                        "retry budget exhausted: not retrying {} ({})",
-                        self.nodes[r.node].address,
-                        describe(&r.outcome)
-                    );
-                    continue;
-                }
-                wait = wait.max(w);
-                again.push(pos);
-            }
+            let (again, wait) = self.plan_retries(&results, &pending, round, idempotent, opts);
             if again.is_empty() {
                 break;
             }
@@ -197,6 +151,83 @@ impl Cluster {
             pending = again;
         }
         results
+    }
+
+    /// Before a round: each pending node's attempt is counted, a first
+    /// attempt deposits into the retry budget, and a retry remembers
+    /// whether the attempt before it may have been applied.
+    fn count_round(&self, results: &mut [NodeOutcome], pending: &[usize], opts: &CallSpec) {
+        for &pos in pending {
+            let r = &mut results[pos];
+            if r.attempts > 0 {
+                r.earlier_unknown |= outcome_unknown(&r.outcome);
+            } else if !opts.exempt_from_budget {
+                self.budget.deposit();
+            }
+            r.attempts += 1;
+        }
+    }
+
+    /// After a round: which nodes get another attempt, and how long to
+    /// wait first (the longest any of them needs). The backoff is drawn
+    /// only when some node is retried (jitter costs a random number).
+    fn plan_retries(
+        &self,
+        results: &[NodeOutcome],
+        pending: &[usize],
+        round: u32,
+        idempotent: bool,
+        opts: &CallSpec,
+    ) -> (Vec<usize>, Duration) {
+        let mut backoff: Option<Duration> = None;
+        let now = Instant::now();
+        let mut again = Vec::new();
+        let mut wait = Duration::ZERO;
+        for &pos in pending {
+            let r = &results[pos];
+            if r.attempts >= opts.policy.max_attempts() || !retryable(&r.outcome, idempotent) {
+                continue;
+            }
+            let retry_after = r
+                .outcome
+                .as_ref()
+                .ok()
+                .and_then(|a| a.retry_after.as_deref());
+            let backoff = *backoff.get_or_insert_with(|| opts.policy.delay_before_retry(round));
+            let node = &self.nodes[r.node].address;
+            if let Some(w) = self.before_retry(opts, Some(backoff), retry_after, now, || {
+                format!("{node} ({})", describe(&r.outcome))
+            }) {
+                wait = wait.max(w);
+                again.push(pos);
+            }
+        }
+        (again, wait)
+    }
+
+    /// The one decision before any retry (a fan-out round, a one-node
+    /// failover): how long to wait first — `backoff` (none: at once) or
+    /// the node's `Retry-After` — within the call's deadline, and whether
+    /// the retry budget allows it. `None`: no retry, the answer stands (the
+    /// node asks for longer than the call may wait, no time is left, or the
+    /// budget is spent).
+    pub(crate) fn before_retry(
+        &self,
+        opts: &CallSpec,
+        backoff: Option<Duration>,
+        retry_after: Option<&str>,
+        now: Instant,
+        what: impl FnOnce() -> String,
+    ) -> Option<Duration> {
+        let wait = match backoff {
+            Some(b) => next_wait(&opts.policy, b, retry_after, now, self.deadline_of(opts)).ok()?,
+            None => Duration::ZERO,
+        };
+        if !opts.exempt_from_budget && !self.budget.try_withdraw() {
+            log::warn!("retry budget exhausted: not retrying {}", what());
+            return None;
+        }
+        Some(wait)
     }
 
     /// One round: one attempt on each pending node, in parallel on the
