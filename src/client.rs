@@ -211,8 +211,8 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let method = crate::address::checked_method(method)?;
-        crate::address::checked_path(path)?;
+        let method = crate::request::checked_method(method)?;
+        crate::request::checked_path(path)?;
         self.inner.cluster.request_one(
             &self.scope,
             &method,
@@ -235,8 +235,8 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let method = crate::address::checked_method(method)?;
-        crate::address::checked_path(path)?;
+        let method = crate::request::checked_method(method)?;
+        crate::request::checked_path(path)?;
         let cluster = &self.inner.cluster;
         if let Some(refused) = self.scope.refused(cluster) {
             return Err(refused);

@@ -49,6 +49,7 @@ mod groups;
 mod journal;
 mod management;
 mod node;
+mod request;
 mod retry;
 mod saga;
 mod transport;

@@ -62,7 +62,7 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "operations see the node layer's answer type, never transport's",
     ),
     (
-        "admin.rs",
+        "admin/",
         &["transport", "config", "client", "groups", "ffi"],
         "as groups",
     ),

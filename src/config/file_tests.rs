@@ -1,5 +1,6 @@
 //! The config file's tests: every key, and mistakes named by key and line.
 use super::*;
+use crate::retry::{RetryBudget, RetryPolicy};
 use std::time::Duration;
 
 fn error(text: &str) -> String {

@@ -336,7 +336,7 @@ impl ClientBuilder {
             return Err(e);
         }
         let hosts = std::mem::replace(&mut self.hosts, Err(Error::NoHosts))?;
-        check_values(&self)?;
+        rules::check_values(&self)?;
         let invalid = |m: &str| Err(Error::InvalidConfig(m.to_string()));
         let fan_out_threads = match self.fan_out_threads {
             Some(0) => return invalid("fan_out_threads must be at least 1"),
@@ -391,73 +391,6 @@ impl ClientBuilder {
             journal: self.journal,
         })
     }
-}
-
-/// The settings' values, each by the rule the config file applies to its
-/// key too ([`rules`]); errors name the builder's setting.
-fn check_values(b: &ClientBuilder) -> Result<(), Error> {
-    let named = |name: &str, rule: rules::Rule| {
-        rule.map_err(|why| Error::InvalidConfig(format!("{name} {why}")))
-    };
-    named(
-        "max_connections_per_node",
-        rules::at_least_one(b.max_connections as u64),
-    )?;
-    if b.min_connections > b.max_connections {
-        return Err(Error::InvalidConfig(
-            "min_connections_per_node exceeds max_connections_per_node".to_string(),
-        ));
-    }
-    for (name, d) in [
-        ("connect_timeout", b.connect_timeout),
-        ("request_timeout", b.request_timeout),
-        ("operation_timeout", b.operation_timeout),
-        ("probe_interval", b.probe_interval),
-    ] {
-        named(name, rules::duration(d))?;
-    }
-    if let Some(d) = b.purge_after {
-        let rule = rules::duration(d).map_err(|why| format!("{why} (or None)"));
-        named("purge_unused_connections_after", rule)?;
-    }
-    named(
-        "the retry policy's max_attempts",
-        rules::attempts(b.policy.attempts_as_given()),
-    )?;
-    named(
-        "the retry policy's initial_delay",
-        rules::delay(b.policy.initial_delay()),
-    )?;
-    named(
-        "the retry policy's max_delay",
-        rules::delay(b.policy.max_delay()),
-    )?;
-    if let Some(why) = b.budget.as_ref().and_then(RetryBudget::refused) {
-        return Err(Error::InvalidConfig(format!("the retry budget's {why}")));
-    }
-    b.group_api.validate()?;
-    named(
-        "max_response_bytes",
-        rules::at_least_one(b.max_response_bytes as u64),
-    )?;
-    named(
-        "unhealthy_after",
-        rules::at_least_one(b.unhealthy_after.into()),
-    )?;
-    named("probe_path", rules::probe_path(&b.probe_path))?;
-    if let Some(db) = &b.database {
-        named("database name", rules::database(db))?;
-    }
-    if let Some(pem) = &b.root_certs_pem {
-        named(
-            "root certificate PEM",
-            crate::node::check_root_certs_pem(pem),
-        )?;
-    }
-    if let Some(j) = &b.journal {
-        named("journal path", rules::journal_path(j))?;
-    }
-    Ok(())
 }
 
 /// Every setting, checked: the cluster's, and the operations layer's.

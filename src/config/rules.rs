@@ -7,6 +7,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::error::Error;
+use crate::retry::RetryBudget;
+
 /// Longer than this, a duration is a mistake, and it would overflow
 /// `Instant` arithmetic (e.g. `Duration::MAX`).
 pub(super) const LONGEST: Duration = Duration::from_secs(365 * 86_400);
@@ -73,6 +76,66 @@ pub(super) fn shows_as_variable_name(name: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         && name.len() <= 64
+}
+
+/// The settings' values, each by the rule the config file applies to its
+/// key too ([`rules`]); errors name the builder's setting.
+pub(super) fn check_values(b: &super::ClientBuilder) -> Result<(), Error> {
+    let named =
+        |name: &str, rule: Rule| rule.map_err(|why| Error::InvalidConfig(format!("{name} {why}")));
+    named(
+        "max_connections_per_node",
+        at_least_one(b.max_connections as u64),
+    )?;
+    if b.min_connections > b.max_connections {
+        return Err(Error::InvalidConfig(
+            "min_connections_per_node exceeds max_connections_per_node".to_string(),
+        ));
+    }
+    for (name, d) in [
+        ("connect_timeout", b.connect_timeout),
+        ("request_timeout", b.request_timeout),
+        ("operation_timeout", b.operation_timeout),
+        ("probe_interval", b.probe_interval),
+    ] {
+        named(name, duration(d))?;
+    }
+    if let Some(d) = b.purge_after {
+        let rule = duration(d).map_err(|why| format!("{why} (or None)"));
+        named("purge_unused_connections_after", rule)?;
+    }
+    named(
+        "the retry policy's max_attempts",
+        attempts(b.policy.attempts_as_given()),
+    )?;
+    named(
+        "the retry policy's initial_delay",
+        delay(b.policy.initial_delay()),
+    )?;
+    named("the retry policy's max_delay", delay(b.policy.max_delay()))?;
+    if let Some(why) = b.budget.as_ref().and_then(RetryBudget::refused) {
+        return Err(Error::InvalidConfig(format!("the retry budget's {why}")));
+    }
+    b.group_api.validate()?;
+    named(
+        "max_response_bytes",
+        at_least_one(b.max_response_bytes as u64),
+    )?;
+    named("unhealthy_after", at_least_one(b.unhealthy_after.into()))?;
+    named("probe_path", probe_path(&b.probe_path))?;
+    if let Some(db) = &b.database {
+        named("database name", database(db))?;
+    }
+    if let Some(pem) = &b.root_certs_pem {
+        named(
+            "root certificate PEM",
+            crate::node::check_root_certs_pem(pem),
+        )?;
+    }
+    if let Some(j) = &b.journal {
+        named("journal path", journal_path(j))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

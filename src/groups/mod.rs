@@ -6,6 +6,7 @@ mod api;
 mod create;
 mod ledger;
 mod recovery;
+mod report;
 mod trail;
 
 use std::fmt;

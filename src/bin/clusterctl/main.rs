@@ -22,6 +22,7 @@ mod commands;
 mod groups;
 mod nodes;
 mod output;
+mod usage;
 
 use std::io::Write;
 use std::process::ExitCode;
