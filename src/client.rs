@@ -16,10 +16,6 @@ use crate::groups::{
 use crate::management::ClusterManagement;
 use crate::retry::RetryPolicy;
 
-fn is_idempotent(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS")
-}
-
 struct Inner {
     cluster: Arc<Cluster>,
     /// The journal and the sagas in flight: owned by the client handles
@@ -211,14 +207,13 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let method = crate::request::checked_method(method)?;
-        crate::request::checked_path(path)?;
+        let (method, idempotent) = crate::request::checked(method, path)?;
         self.inner.cluster.request_one(
             &self.scope,
             &method,
             path.to_string(),
             body.map(<[u8]>::to_vec),
-            is_idempotent(&method),
+            idempotent,
         )
     }
 
@@ -235,8 +230,7 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let method = crate::request::checked_method(method)?;
-        crate::request::checked_path(path)?;
+        let (method, idempotent) = crate::request::checked(method, path)?;
         let cluster = &self.inner.cluster;
         if let Some(refused) = self.scope.refused(cluster) {
             return Err(refused);
@@ -248,7 +242,7 @@ impl ClusterClient {
             &method,
             path.to_string(),
             body.map(<[u8]>::to_vec),
-            is_idempotent(&method),
+            idempotent,
             None,
         ));
         let outcome = cluster

@@ -150,9 +150,6 @@ pub enum NodeError {
     /// The call's deadline (`operation_timeout`) passed before this node answered.
     #[error("deadline exceeded before the node answered")]
     DeadlineExceeded,
-    /// The client-wide retry budget had no retry left for this node.
-    #[error("retry budget exhausted")]
-    RetryBudgetExhausted,
     /// The client was shut down.
     #[error("client shut down")]
     Shutdown,

@@ -63,3 +63,16 @@ fn shorten(s: &str) -> String {
         None => s.to_string(),
     }
 }
+
+/// A caller's method and path, checked: the upper-cased method and whether
+/// applying it twice is harmless (GET, HEAD, PUT, DELETE, OPTIONS: retried
+/// after a lost answer).
+pub(crate) fn checked(method: &str, path: &str) -> Result<(String, bool), Error> {
+    let method = checked_method(method)?;
+    checked_path(path)?;
+    let idempotent = matches!(
+        method.as_str(),
+        "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS"
+    );
+    Ok((method, idempotent))
+}

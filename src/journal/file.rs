@@ -106,14 +106,7 @@ impl Journal {
         let len = valid as u64;
         Ok(Journal {
             path: path.to_path_buf(),
-            tail: Mutex::new(Tail {
-                file,
-                len,
-                dirty: false,
-                compact_at: next_compaction(len),
-                #[cfg(test)]
-                fail_after: None,
-            }),
+            tail: Mutex::new(Tail::new(file, len)),
             _lock: lock,
         })
     }
@@ -200,14 +193,7 @@ impl Journal {
         match written {
             Ok(file) => {
                 let len = bytes.len() as u64;
-                *tail = Tail {
-                    file,
-                    len,
-                    dirty: false,
-                    compact_at: next_compaction(len),
-                    #[cfg(test)]
-                    fail_after: None,
-                };
+                *tail = Tail::new(file, len);
                 Ok(())
             }
             Err(e) => {
@@ -231,6 +217,18 @@ impl Journal {
 }
 
 impl Tail {
+    /// A file whose first `len` bytes are whole records.
+    fn new(file: File, len: u64) -> Tail {
+        Tail {
+            file,
+            len,
+            dirty: false,
+            compact_at: next_compaction(len),
+            #[cfg(test)]
+            fail_after: None,
+        }
+    }
+
     fn write_at_end(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.file.seek(SeekFrom::Start(self.len))?;
         #[cfg(test)]
