@@ -74,7 +74,7 @@ pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{
     Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeDeletion, NodeRepair,
-    RecoveredSaga, RecoveryReport, RepairReport, Repaired,
+    RecoveredSaga, RecoveryReport, RepairAction, RepairReport, Repaired, SagaKind,
 };
 pub use management::ClusterManagement;
 pub use node::metrics::{ConnectionPoolMetrics, MetricInfo, MetricKind, POOL_METRICS};

@@ -15,7 +15,8 @@ use std::sync::Arc;
 pub use self::api::{GroupApi, GroupEndpoint};
 pub(crate) use self::recovery::{recover, repair_group};
 pub use self::recovery::{
-    Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairReport, Repaired,
+    Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairAction, RepairReport,
+    Repaired, SagaKind,
 };
 
 pub(crate) use self::create::create_group;

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 pub use super::report::{
-    Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairReport, Repaired,
+    Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairAction, RepairReport,
+    Repaired, SagaKind,
 };
 
 use super::ledger::Ledger;
@@ -144,9 +145,9 @@ fn recover_chain(
         return recover_repair(cluster, api, scope, chain, report);
     }
     let operation = match chain.latest {
-        Some(SagaOp::Delete) => "delete",
-        Some(SagaOp::RepairPresent | SagaOp::RepairAbsent) => "repair",
-        _ => "create",
+        Some(SagaOp::Delete) => SagaKind::Delete,
+        Some(SagaOp::RepairPresent | SagaOp::RepairAbsent) => SagaKind::Repair,
+        _ => SagaKind::Create,
     };
     let mut finished = |outcome: String| {
         report.finished.push(RecoveredSaga {
@@ -173,7 +174,7 @@ fn recover_chain(
     let failed = delete_on(cluster, api, scope, chain, &targets);
     finished(format!(
         "{}: deleted on {} node(s) where this client's sagas left the group",
-        if operation == "delete" {
+        if operation == SagaKind::Delete {
             "completed the delete"
         } else {
             "rolled back"
@@ -189,7 +190,7 @@ fn recover_chain(
             None => report.repaired.push(Repaired {
                 group_id: chain.group.clone(),
                 host: host.clone(),
-                action: "deleted",
+                action: RepairAction::Deleted,
             }),
         }
     }
@@ -220,7 +221,7 @@ fn recover_repair(
         .collect();
     report.finished.push(RecoveredSaga {
         group_id: chain.group.clone(),
-        operation: "repair",
+        operation: SagaKind::Repair,
         request_id: chain.request_id.clone(),
         outcome: if failed.is_empty() {
             "completed: the group is on every node".to_string()

@@ -28,8 +28,8 @@ impl RecoveryReport {
 pub struct RecoveredSaga {
     /// The group.
     pub group_id: String,
-    /// `"create"` or `"delete"`.
-    pub operation: &'static str,
+    /// What the saga did (compares equal to `"create"`, `"delete"`, `"repair"`).
+    pub operation: SagaKind,
     /// The saga's `X-Request-Id`.
     pub request_id: String,
     /// How it ended, in words.
@@ -43,8 +43,8 @@ pub struct Repaired {
     pub group_id: String,
     /// The node.
     pub host: HostAddress,
-    /// What was done (`"deleted"`).
-    pub action: &'static str,
+    /// What was done (compares equal to `"deleted"`).
+    pub action: RepairAction,
 }
 
 /// A node recovery could not settle, and why.
@@ -107,5 +107,65 @@ impl RepairReport {
             .filter(|(_, r)| matches!(r, NodeRepair::Failed(_)))
             .map(|(h, _)| h)
             .collect()
+    }
+}
+
+/// Defines a small public enum that reads as its lower-case name: `Display`,
+/// `as_str`, and `==` with a `&str`.
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vm])* $variant),+
+        }
+
+        impl $name {
+            /// The name, e.g. for JSON output.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// The kind of saga `recover()` finished.
+    SagaKind {
+        /// `create_group`.
+        Create => "create",
+        /// `delete_group`.
+        Delete => "delete",
+        /// `repair_group`.
+        Repair => "repair",
+    }
+}
+
+named_enum! {
+    /// What `recover()` did on a node.
+    RepairAction {
+        /// It deleted the group a saga of this client left there.
+        Deleted => "deleted",
     }
 }
