@@ -9,13 +9,16 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 
 use super::{CallSpec, Cluster};
+use crate::address::HostAddress;
 use crate::error::NodeError;
 use crate::node::{Answer, Node, Operation};
 use crate::retry::{error_is_retryable, next_wait, status_is_retryable};
 
-/// The final outcome of one node in a fan-out.
+/// The final outcome of one node in a fan-out, named by its identity (the
+/// address) and by its place in the call's node set.
 #[derive(Debug)]
 pub(crate) struct NodeOutcome {
+    pub host: HostAddress,
     pub node: usize,
     pub outcome: Result<Answer, NodeError>,
     pub attempts: u32,
@@ -115,6 +118,7 @@ impl Cluster {
         let mut results: Vec<NodeOutcome> = targets
             .iter()
             .map(|&node| NodeOutcome {
+                host: self.nodes[node].address.clone(),
                 node,
                 outcome: Err(unsent.clone()),
                 attempts: 0,

@@ -134,11 +134,11 @@ impl<'a> Run<'a> {
                 ..self.opts.clone()
             };
             let outcomes = self.send(&self.api.create, &unhealthy, &once);
-            state.absorb(cluster, &self.api.create, outcomes);
+            state.absorb(&self.api.create, outcomes);
         }
         if state.failures.is_empty() {
             let outcomes = self.send(&self.api.create, &healthy, &self.opts);
-            state.absorb(cluster, &self.api.create, outcomes);
+            state.absorb(&self.api.create, outcomes);
         }
         trail.outcomes(&state.per_node(cluster));
         if !state.created.is_empty() {
@@ -185,7 +185,7 @@ impl<'a> Run<'a> {
             .send(&self.api.verify, &self.all(), &self.opts)
             .into_iter()
             .filter_map(|o| {
-                let host = self.cluster.nodes[o.node].address.clone();
+                let host = o.host.clone();
                 match o.outcome {
                     Ok(r) if self.api.verify.done.contains(&r.status) => None,
                     Ok(r) => Some(NodeFailure {
@@ -297,10 +297,10 @@ impl CreateState {
     /// 502/504 (a gateway may have forwarded it) or an unexpected 2xx, or
     /// answered anything after such an attempt (a 409 then may be this
     /// saga's own group).
-    fn absorb(&mut self, cluster: &Cluster, api: &GroupEndpoint, outcomes: Vec<NodeOutcome>) {
+    fn absorb(&mut self, api: &GroupEndpoint, outcomes: Vec<NodeOutcome>) {
         for o in outcomes {
             self.tried.push(o.node);
-            let host = cluster.nodes[o.node].address.clone();
+            let host = o.host.clone();
             let may_be_applied = match &o.outcome {
                 Ok(r) if api.done.contains(&r.status) || api.unchanged.contains(&r.status) => false,
                 Ok(r) => (200..300).contains(&r.status) || outcome_unknown(&o.outcome),

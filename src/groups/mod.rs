@@ -88,7 +88,6 @@ fn rollback(
 ) -> Vec<NodeFailure> {
     let opts = scope.compensation();
     delete_failures(
-        cluster,
         api,
         id,
         send(cluster, &api.delete, id, targets, &opts, Some(request_id)),
@@ -128,7 +127,6 @@ fn deletion(api: &GroupApi, o: NodeOutcome) -> NodeDeletion {
 
 /// Each node's deletion, the failures logged.
 fn deletions(
-    cluster: &Cluster,
     api: &GroupApi,
     id: &str,
     outcomes: Vec<NodeOutcome>,
@@ -136,7 +134,7 @@ fn deletions(
     outcomes
         .into_iter()
         .map(|o| {
-            let host = cluster.nodes[o.node].address.clone();
+            let host = o.host.clone();
             let d = deletion(api, o);
             if let NodeDeletion::Failed(error) = &d {
                 log::error!("group {id:?}: delete failed on {host}: {error}");
@@ -157,13 +155,8 @@ fn failures_of(deletions: Vec<(HostAddress, NodeDeletion)>) -> Vec<NodeFailure> 
         .collect()
 }
 
-fn delete_failures(
-    cluster: &Cluster,
-    api: &GroupApi,
-    id: &str,
-    outcomes: Vec<NodeOutcome>,
-) -> Vec<NodeFailure> {
-    failures_of(deletions(cluster, api, id, outcomes))
+fn delete_failures(api: &GroupApi, id: &str, outcomes: Vec<NodeOutcome>) -> Vec<NodeFailure> {
+    failures_of(deletions(api, id, outcomes))
 }
 
 /// `delete_group_report`: every node that could not delete the group.
@@ -199,7 +192,7 @@ pub(crate) fn delete_group_outcomes(
     if let Some(refused) = scope.refused(cluster) {
         return Err(refused);
     }
-    let result = deletions(cluster, api, id, outcomes);
+    let result = deletions(api, id, outcomes);
     let left: Vec<String> = result
         .iter()
         .filter(|(_, d)| matches!(d, NodeDeletion::Failed(_)))
@@ -242,12 +235,7 @@ pub(crate) fn verify_group_everywhere(
     }
     Ok(outcomes
         .into_iter()
-        .map(|o| {
-            (
-                cluster.nodes[o.node].address.clone(),
-                presence(api, o.outcome),
-            )
-        })
+        .map(|o| (o.host.clone(), presence(api, o.outcome)))
         .collect())
 }
 

@@ -127,7 +127,7 @@ fn check_nodes(
             Ok(false) => Now::Lacks,
             Err(e) => Now::Unchecked(e.to_string()),
         };
-        now.insert(cluster.nodes[o.node].address.to_string(), seen);
+        now.insert(o.host.to_string(), seen);
     }
     now
 }
@@ -256,7 +256,7 @@ fn delete_on(
         &opts,
         Some(&chain.request_id),
     );
-    delete_failures(cluster, api, &chain.group, outcomes)
+    delete_failures(api, &chain.group, outcomes)
 }
 
 /// `repair_group`: see [`ClusterClient::repair_group`](crate::ClusterClient::repair_group).
@@ -316,7 +316,7 @@ fn repair_nodes(
     let mut nodes: Vec<(HostAddress, Option<NodeRepair>)> = Vec::new();
     let mut todo = Vec::new();
     for o in send(cluster, &api.verify, id, &all, &opts, None) {
-        let host = cluster.nodes[o.node].address.clone();
+        let host = o.host.clone();
         let done = match (presence(api, o.outcome), intent) {
             (Ok(true), Intent::Present) => Some(NodeRepair::AlreadyPresent),
             (Ok(false), Intent::Absent) => Some(NodeRepair::AlreadyAbsent),
@@ -349,7 +349,7 @@ fn repair_nodes(
             }),
             Err(e) => NodeRepair::Failed(e),
         };
-        let host = &cluster.nodes[o.node].address;
+        let host = &o.host;
         if let Some(slot) = nodes.iter_mut().find(|(h, _)| h == host) {
             slot.1 = Some(repair);
         }
