@@ -345,6 +345,7 @@ pub struct CallOptions {
     operation_timeout: Option<Duration>,
     retry_policy: Option<RetryPolicy>,
     cancel: Option<CancelToken>,
+    hedging: Option<bool>,
 }
 
 impl CallOptions {
@@ -371,11 +372,20 @@ impl CallOptions {
         self
     }
 
+    /// Whether one-node reads may be hedged, when the client hedges
+    /// ([`ClientBuilder::hedging`](crate::ClientBuilder::hedging)); `false`
+    /// turns hedging off for these calls.
+    pub fn hedging(mut self, on: bool) -> CallOptions {
+        self.hedging = Some(on);
+        self
+    }
+
     fn apply(self, base: &CallScope) -> CallScope {
         CallScope {
             policy: self.retry_policy.unwrap_or_else(|| base.policy.clone()),
             operation_timeout: self.operation_timeout.unwrap_or(base.operation_timeout),
             cancel: self.cancel.or_else(|| base.cancel.clone()),
+            hedge: self.hedging.unwrap_or(base.hedge),
         }
     }
 }

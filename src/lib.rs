@@ -69,7 +69,9 @@ pub use admin::{
     ServerRole, ServerStatistics, ServerVersion,
 };
 pub use client::{CallOptions, ClusterClient};
-pub use cluster::{CancelToken, HostResolver, NodeResponse, COMPENSATION_GRACE};
+pub use cluster::{
+    CancelToken, HedgeCounts, HedgeDelay, Hedging, HostResolver, NodeResponse, COMPENSATION_GRACE,
+};
 pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{
@@ -77,6 +79,7 @@ pub use groups::{
     RecoveredSaga, RecoveryReport, RepairAction, RepairReport, Repaired, SagaKind,
 };
 pub use management::ClusterManagement;
+pub use node::load::LatencySummary;
 pub use node::metrics::{ConnectionPoolMetrics, MetricInfo, MetricKind, POOL_METRICS};
 pub use retry::{RetryBudget, RetryPolicy};
 pub use saga::{CompensationFailure, Compensations, Saga};

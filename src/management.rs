@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::address::HostAddress;
 use crate::cluster::Cluster;
+use crate::node::load::{bucket_bound, LatencySummary, BUCKETS};
 use crate::node::metrics::{ConnectionPoolMetrics, MetricKind, POOL_METRICS};
 
 /// A view of the client's nodes, from
@@ -74,6 +75,23 @@ impl ClusterManagement {
             .collect()
     }
 
+    /// Every node's answer times: how many were measured and their 50th,
+    /// 90th and 99th percentiles (the upper bound of the fixed log bucket
+    /// each falls in: 250 µs doubling to ~65 s).
+    pub fn latency(&self) -> HashMap<HostAddress, LatencySummary> {
+        self.cluster
+            .nodes
+            .iter()
+            .map(|n| (n.address.clone(), n.load.summary()))
+            .collect()
+    }
+
+    /// How many hedged requests were sent, and how many of them answered
+    /// first (zero without [`Hedging`](crate::Hedging)).
+    pub fn hedges(&self) -> crate::HedgeCounts {
+        self.cluster.hedge_counts()
+    }
+
     /// The pool metrics and health of every node in the Prometheus text
     /// exposition format: counters end in `_total`, gauges
     /// (`cluster_client_curr_connections`, `cluster_client_node_healthy`)
@@ -116,7 +134,59 @@ impl ClusterManagement {
                 u8::from(*healthy)
             );
         }
+        self.latency_histograms(&mut out);
+        type Counter = fn(&crate::node::load::Load) -> u64;
+        let hedges: [(&str, &str, Counter); 2] = [
+            (
+                "hedges_sent",
+                "Second requests sent to the node for a slow one-node read.",
+                |l| l.hedges_sent.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+            (
+                "hedges_won",
+                "Second requests to the node whose answer came first.",
+                |l| l.hedges_won.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        ];
+        for (name, help, get) in hedges {
+            let _ = writeln!(out, "# HELP cluster_client_{name}_total {help}");
+            let _ = writeln!(out, "# TYPE cluster_client_{name}_total counter");
+            for n in &self.cluster.nodes {
+                let node = escape_label(n.address.as_str());
+                let _ = writeln!(
+                    out,
+                    "cluster_client_{name}_total{{node=\"{node}\"}} {}",
+                    get(&n.load)
+                );
+            }
+        }
         out
+    }
+
+    /// `cluster_client_request_duration_seconds`, a histogram per node.
+    fn latency_histograms(&self, out: &mut String) {
+        let name = "cluster_client_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from sending a request to its answer."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for n in &self.cluster.nodes {
+            let node = escape_label(n.address.as_str());
+            let (counts, sum) = n.load.histogram();
+            let mut seen = 0u64;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                let le = if i + 1 == BUCKETS {
+                    "+Inf".to_string()
+                } else {
+                    format!("{}", bucket_bound(i).as_secs_f64())
+                };
+                let _ = writeln!(out, "{name}_bucket{{node=\"{node}\",le=\"{le}\"}} {seen}");
+            }
+            let _ = writeln!(out, "{name}_sum{{node=\"{node}\"}} {}", sum.as_secs_f64());
+            let _ = writeln!(out, "{name}_count{{node=\"{node}\"}} {seen}");
+        }
     }
 }
 

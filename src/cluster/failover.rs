@@ -22,6 +22,11 @@ pub struct NodeResponse {
     pub body: Vec<u8>,
 }
 
+/// A read: the only requests ever hedged (sent twice on purpose).
+fn is_read(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
 /// What a one-node call learned so far.
 struct Tries {
     failures: Vec<NodeFailure>,
@@ -191,10 +196,16 @@ impl Cluster {
                     return Err(self.stop_reason(opts).unwrap_or(NodeError::Shutdown));
                 }
             }
-            let outcome = self
-                .run_round(&[0], &[idx], &attempt, opts)
-                .pop()
-                .map_or(Err(NodeError::Shutdown), |(_, o)| o);
+            let hedged = (i == 0 && opts.hedge && is_read(&op.method) && order.len() > 1)
+                .then(|| self.hedged(op, idx, order[1], opts))
+                .flatten();
+            let (idx, outcome) = hedged.unwrap_or_else(|| {
+                let outcome = self
+                    .run_round(&[0], &[idx], &attempt, opts)
+                    .pop()
+                    .map_or(Err(NodeError::Shutdown), |(_, o)| o);
+                (idx, outcome)
+            });
             match tries.absorb(self, idx, outcome, op.idempotent) {
                 Next::Answer(resp) => return Ok(Ok((idx, resp))),
                 Next::Stop(stop) => return Err(stop),

@@ -69,7 +69,7 @@ const CANCEL_GRACE: Duration = Duration::from_millis(20);
 const RESULT_GRACE: Duration = Duration::from_millis(100);
 
 impl Cluster {
-    fn pool(&self) -> Result<&rayon::ThreadPool, NodeError> {
+    pub(super) fn pool(&self) -> Result<&rayon::ThreadPool, NodeError> {
         let threads = self.fan_out_threads;
         self.fan_out_pool
             .get_or_init(|| {

@@ -7,6 +7,7 @@
 mod background;
 mod failover;
 mod fan_out;
+mod hedge;
 mod resolver;
 mod stop;
 
@@ -27,6 +28,7 @@ use crate::retry::{RetryBudget, RetryPolicy};
 pub(crate) use self::background::Callbacks;
 pub use self::failover::NodeResponse;
 pub(crate) use self::fan_out::{outcome_unknown, NodeOutcome};
+pub use self::hedge::{HedgeCounts, HedgeDelay, Hedging};
 pub use self::resolver::HostResolver;
 pub(crate) use self::stop::{CallScope, CallSpec};
 pub use self::stop::{CancelToken, COMPENSATION_GRACE};
@@ -52,6 +54,8 @@ pub(crate) struct ClusterSettings {
     pub root_certs_pem: Option<Vec<u8>>,
     /// How often the background thread wakes.
     pub tick: Duration,
+    /// Hedged one-node reads, when enabled.
+    pub hedging: Option<Hedging>,
 }
 
 /// Builds node `i` for `host` (see [`Cluster::assemble`]).
@@ -73,6 +77,7 @@ pub(crate) struct Cluster {
     fan_out_pool: OnceLock<Result<rayon::ThreadPool, String>>,
     pub budget: RetryBudget,
     resolver: HostResolver,
+    hedger: Option<hedge::Hedger>,
     next: AtomicUsize,
     shut: AtomicBool,
     /// When `shutdown()` was called: compensations go on for a grace after it.
@@ -133,6 +138,7 @@ impl Cluster {
             fan_out_pool: OnceLock::new(),
             budget: settings.budget,
             resolver: settings.resolver,
+            hedger: settings.hedging.map(hedge::Hedger::new),
             next: AtomicUsize::new(0),
             shut: AtomicBool::new(false),
             shut_at: OnceLock::new(),
@@ -167,6 +173,7 @@ impl Cluster {
             policy: self.defaults.policy.clone(),
             operation_timeout: self.defaults.operation_timeout,
             cancel: None,
+            hedge: true,
         }
     }
 
@@ -186,6 +193,14 @@ impl Cluster {
             request_id: request_id.map(str::to_string),
             idempotent,
         }
+    }
+
+    /// How many hedges were sent and won (zero without hedging).
+    pub fn hedge_counts(&self) -> HedgeCounts {
+        self.hedger
+            .as_ref()
+            .map(hedge::Hedger::counts)
+            .unwrap_or_default()
     }
 
     /// The index of `host`, if it is one of the nodes.
@@ -234,6 +249,7 @@ pub(crate) mod testing {
             proxy_from_env: false,
             root_certs_pem: None,
             tick: Duration::from_millis(50),
+            hedging: None,
         }
     }
 

@@ -16,6 +16,13 @@ pub enum HostResolver {
     Random,
     /// Every call starts at the first healthy node in configured order.
     Fallback,
+    /// Each call starts at the less loaded of two healthy nodes drawn at
+    /// random ("power of two choices"): load is a peak-sensitive moving
+    /// average of the node's answer times (decaying over ~10 s, so a slow
+    /// node is tried again now and then) times its requests in flight plus
+    /// one; a node never measured is tried soon. Pick this when nodes
+    /// differ in speed or load; round robin when they are alike.
+    LeastLoaded,
 }
 
 impl Cluster {
@@ -34,9 +41,28 @@ impl Cluster {
             HostResolver::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % pool.len(),
             HostResolver::Random => (random_u64() % pool.len() as u64) as usize,
             HostResolver::Fallback => 0,
+            HostResolver::LeastLoaded => self.least_loaded(&pool),
         };
         let mut order = pool[start..].to_vec();
         order.extend_from_slice(&pool[..start]);
         order
+    }
+
+    /// Power of two choices: the position in `pool` of the cheaper of two
+    /// distinct nodes drawn at random.
+    pub(super) fn least_loaded(&self, pool: &[usize]) -> usize {
+        if pool.len() < 2 {
+            return 0;
+        }
+        let r = random_u64();
+        let a = (r % pool.len() as u64) as usize;
+        let b = (a + 1 + ((r >> 32) % (pool.len() as u64 - 1)) as usize) % pool.len();
+        let now = std::time::Instant::now();
+        let cost = |i: usize| self.nodes[pool[i]].load.cost(now);
+        if cost(b) < cost(a) {
+            b
+        } else {
+            a
+        }
     }
 }

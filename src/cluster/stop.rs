@@ -107,6 +107,8 @@ pub(crate) struct CallSpec {
     /// A compensation: goes on after shutdown (within the grace), is not
     /// interrupted by it, and ignores the cancel token of the call it undoes.
     pub sheltered: bool,
+    /// A hedgeable one-node read may be hedged (when the client hedges).
+    pub hedge: bool,
 }
 
 /// What a client handle's calls start from: its policy, its operation
@@ -116,6 +118,8 @@ pub(crate) struct CallScope {
     pub policy: RetryPolicy,
     pub operation_timeout: Duration,
     pub cancel: Option<CancelToken>,
+    /// One-node reads may be hedged (when the client hedges).
+    pub hedge: bool,
 }
 
 impl CallScope {
@@ -127,6 +131,7 @@ impl CallScope {
             exempt_from_budget: false,
             cancel: self.cancel.clone(),
             sheltered: false,
+            hedge: self.hedge,
         }
     }
 

@@ -55,6 +55,7 @@ pub struct ClientConfig {
     auth: Option<AuthSection>,
     tls: Option<TlsSection>,
     journal: Option<JournalSection>,
+    hedging: Option<HedgingSection>,
     /// Where the file was read from (for error messages and relative paths).
     #[serde(skip)]
     origin: Origin,
@@ -133,6 +134,16 @@ struct PoolSection {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct HedgingSection {
+    #[serde(default)]
+    enabled: bool,
+    /// `"pNN"` or a duration.
+    delay: Option<Spanned<String>>,
+    budget_percent: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HealthSection {
     unhealthy_after: Option<Spanned<u32>>,
     probe_interval: Option<Spanned<Humane>>,
@@ -169,6 +180,7 @@ enum ResolverName {
     RoundRobin,
     Random,
     Fallback,
+    LeastLoaded,
 }
 
 /// The dotted key a TOML error is about (`timeouts.request`), when known:
@@ -245,6 +257,7 @@ impl ClientConfig {
                 ResolverName::RoundRobin => HostResolver::RoundRobin,
                 ResolverName::Random => HostResolver::Random,
                 ResolverName::Fallback => HostResolver::Fallback,
+                ResolverName::LeastLoaded => HostResolver::LeastLoaded,
             };
         }
         if let Some(api) = &self.group_api {
@@ -282,6 +295,7 @@ impl ClientConfig {
         b = self.apply_timeouts(b)?;
         b = self.apply_pool(b)?;
         b = self.apply_health(b)?;
+        b = self.apply_hedging(b)?;
         if let Some(p) = self.journal.as_ref().and_then(|j| j.path.as_ref()) {
             o.check(
                 "journal.path",

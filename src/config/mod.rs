@@ -17,7 +17,7 @@ pub use self::file::ClientConfig;
 
 use crate::address::HostAddress;
 use crate::client::ClusterClient;
-use crate::cluster::{Callbacks, ClusterSettings, HostResolver};
+use crate::cluster::{Callbacks, ClusterSettings, Hedging, HostResolver};
 use crate::error::Error;
 use crate::groups::GroupApi;
 use crate::node::health::ProbeSchedule;
@@ -76,6 +76,7 @@ pub struct ClientBuilder {
     database: Option<String>,
     proxy_from_env: bool,
     root_certs_pem: Option<Vec<u8>>,
+    hedging: Option<Hedging>,
     group_api: GroupApi,
     journal: Option<std::path::PathBuf>,
     /// A config file that could not be read: reported by `build()`.
@@ -137,6 +138,7 @@ impl Default for ClientBuilder {
             database: None,
             proxy_from_env: false,
             root_certs_pem: None,
+            hedging: None,
             group_api: GroupApi::default(),
             journal: None,
             config_error: None,
@@ -256,6 +258,15 @@ impl ClientBuilder {
         F: Fn(&HostAddress) + Send + Sync + 'static,
     {
         self.callbacks.on_healthy = Some(Arc::new(f));
+        self
+    }
+
+    /// Hedged one-node reads (off by default): `request()` with GET, HEAD
+    /// or OPTIONS and the administration reads go to a second node when the
+    /// first has not answered after the hedge's delay; the first answer
+    /// wins. See [`Hedging`].
+    pub fn hedging(mut self, hedging: Hedging) -> Self {
+        self.hedging = Some(hedging);
         self
     }
 
@@ -385,6 +396,7 @@ impl ClientBuilder {
                 proxy_from_env: self.proxy_from_env,
                 root_certs_pem: self.root_certs_pem,
                 tick: tick.max(Duration::from_millis(1)),
+                hedging: self.hedging,
             },
             database: self.database,
             group_api: self.group_api,

@@ -80,6 +80,15 @@ pub(super) fn shows_as_variable_name(name: &str) -> bool {
 
 /// The settings' values, each by the rule the config file applies to its
 /// key too ([`rules`]); errors name the builder's setting.
+/// A hedge budget: a share of requests, 0 to 100 percent.
+pub(super) fn hedge_budget(percent: f64) -> Rule {
+    if (0.0..=100.0).contains(&percent) {
+        Ok(())
+    } else {
+        Err(format!("must be a percentage from 0 to 100, got {percent}"))
+    }
+}
+
 pub(super) fn check_values(b: &super::ClientBuilder) -> Result<(), Error> {
     let named =
         |name: &str, rule: Rule| rule.map_err(|why| Error::InvalidConfig(format!("{name} {why}")));
@@ -131,6 +140,12 @@ pub(super) fn check_values(b: &super::ClientBuilder) -> Result<(), Error> {
             "root certificate PEM",
             crate::node::check_root_certs_pem(pem),
         )?;
+    }
+    if let Some(h) = &b.hedging {
+        named("hedging budget_percent", hedge_budget(h.budget()))?;
+        if let crate::cluster::HedgeDelay::After(d) = h.delay() {
+            named("hedging delay", duration(d))?;
+        }
     }
     if let Some(j) = &b.journal {
         named("journal path", journal_path(j))?;

@@ -3,12 +3,57 @@
 //! runs on the pooled HTTP node in production and on scripted in-memory
 //! nodes ([`scripted`]) in unit tests, without a socket.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use super::pool::Pool;
 use super::{Answer, Operation};
 use crate::error::NodeError;
 use crate::transport::Request;
+
+/// An attempt its caller may give up on (a hedged request's loser): once
+/// abandoned, its connection is interrupted and closed, never returned,
+/// and its outcome is not held against the node.
+#[derive(Default)]
+pub(crate) struct Abandon {
+    gone: AtomicBool,
+    interrupt: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Abandon {
+    /// Gives the attempt up: interrupts its I/O if it is under way.
+    pub fn abandon(&self) {
+        self.gone.store(true, Ordering::Release);
+        if let Some(interrupt) = self.interrupt.lock().take() {
+            interrupt();
+        }
+    }
+
+    pub fn is_abandoned(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
+    /// The exchange is over: its interrupt is let go (the connection may
+    /// go back to the pool). True when it was abandoned meanwhile: the
+    /// connection is to be closed.
+    fn finish(&self) -> bool {
+        self.interrupt.lock().take();
+        self.is_abandoned()
+    }
+
+    /// `interrupt` ends the attempt's I/O: run now if already abandoned.
+    fn on_abandon(&self, interrupt: Box<dyn FnOnce() + Send>) {
+        let mut slot = self.interrupt.lock();
+        if self.is_abandoned() {
+            drop(slot);
+            interrupt();
+        } else {
+            *slot = Some(interrupt);
+        }
+    }
+}
 
 /// Why an exchange gave no answer.
 #[derive(Debug)]
@@ -29,13 +74,14 @@ pub(crate) enum LinkError {
 pub(crate) trait Link: Send + Sync {
     /// Sends `op` to `url`, waiting for a connection and the answer until
     /// `deadline`. A `sheltered` exchange (a compensation) goes on after
-    /// shutdown.
+    /// shutdown; one given an `abandon` token ends when it is tripped.
     fn exchange(
         &self,
         op: &Operation,
         url: &str,
         deadline: Instant,
         sheltered: bool,
+        abandon: Option<&Abandon>,
     ) -> Result<Answer, LinkError>;
 
     /// `GET url` within `bound`: true for any answer below 500.
@@ -58,6 +104,7 @@ impl Link for Pool {
         url: &str,
         deadline: Instant,
         sheltered: bool,
+        abandon: Option<&Abandon>,
     ) -> Result<Answer, LinkError> {
         let lease = if sheltered {
             self.lease_sheltered(deadline)
@@ -71,16 +118,20 @@ impl Link for Pool {
             request_id: op.request_id.as_deref(),
             body: op.body.as_deref(),
         };
+        if let Some(a) = abandon {
+            let handle = lease.connection().interrupt_handle();
+            a.on_abandon(Box::new(move || handle.interrupt()));
+        }
         let given = deadline.saturating_duration_since(Instant::now());
-        lease
-            .connection()
-            .send(&request, given)
-            .map(Answer::from)
-            .map_err(|f| LinkError::Failed {
-                error: f.error,
-                timed_out: f.timed_out,
-                given,
-            })
+        let sent = lease.connection().send(&request, given);
+        if abandon.is_some_and(Abandon::finish) {
+            lease.discard();
+        }
+        sent.map(Answer::from).map_err(|f| LinkError::Failed {
+            error: f.error,
+            timed_out: f.timed_out,
+            given,
+        })
     }
 
     fn probe(&self, url: &str, bound: Duration) -> bool {

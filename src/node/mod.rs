@@ -2,6 +2,7 @@
 
 pub(crate) mod health;
 pub(crate) mod link;
+pub(crate) mod load;
 pub(crate) mod metrics;
 pub(crate) mod pool;
 
@@ -109,6 +110,8 @@ pub(crate) struct Node {
     /// unit tests, a scripted node).
     link: Arc<dyn Link>,
     counters: Arc<NodeCounters>,
+    /// Requests in flight and answer times (the balancer, the latency report).
+    pub load: self::load::Load,
     health: Mutex<Health>,
     /// True while the node is healthy with no failure counted: a success
     /// then has nothing to record, and skips the health lock.
@@ -161,6 +164,7 @@ impl Node {
             address,
             link,
             counters,
+            load: self::load::Load::default(),
             health: Mutex::new(Health::new(settings.unhealthy_after, settings.probe)),
             clean: AtomicBool::new(true),
             events,
@@ -187,11 +191,36 @@ impl Node {
         deadline: Instant,
         sheltered: bool,
     ) -> Result<Answer, NodeError> {
+        self.attempt_abandonable(op, deadline, sheltered, None)
+    }
+
+    /// As [`Node::attempt`]; once `abandon` is tripped (a hedged request's
+    /// loser) the attempt's I/O is interrupted, its connection closed, and
+    /// its outcome is neither the node's failure nor a metric.
+    pub fn attempt_abandonable(
+        &self,
+        op: &Operation,
+        deadline: Instant,
+        sheltered: bool,
+        abandon: Option<&link::Abandon>,
+    ) -> Result<Answer, NodeError> {
         if Instant::now() >= deadline {
             return Err(NodeError::DeadlineExceeded);
         }
         let url = self.address.url(&op.path);
-        match self.link.exchange(op, &url, deadline, sheltered) {
+        let in_flight = self.load.start();
+        let started = Instant::now();
+        let result = self.link.exchange(op, &url, deadline, sheltered, abandon);
+        drop(in_flight);
+        if abandon.is_some_and(link::Abandon::is_abandoned) {
+            return Err(NodeError::Cancelled);
+        }
+        if result.is_ok() {
+            let now = Instant::now();
+            self.load
+                .observe(now.saturating_duration_since(started), now);
+        }
+        match result {
             Ok(r) if r.status < 500 && !r.oversized => {
                 log::debug!("{} {}{} -> {}", op.method, self.address, op.path, r.status);
                 self.counters.executed();

@@ -99,6 +99,14 @@ pub(crate) struct Lease<'a, S: SlotSource> {
 }
 
 impl<S: SlotSource> Lease<'_, S> {
+    /// Closes the slot instead of returning it (its connection was
+    /// interrupted: an abandoned attempt).
+    pub fn discard(mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.pool.close(slot);
+        }
+    }
+
     pub fn connection(&self) -> &S::Conn {
         match &self.slot {
             Some(s) => &s.conn,
@@ -186,6 +194,17 @@ impl<S: SlotSource> Pool<S> {
                 return Err(NodeError::PoolTimeout);
             }
         }
+    }
+
+    /// A slot lent out is closed for good.
+    fn close(&self, slot: Slot<S::Conn>) {
+        let mut st = self.state.lock();
+        st.sheltered.retain(|&id| id != slot.id);
+        st.total -= 1;
+        st.forget(slot.id);
+        drop(st);
+        drop(slot);
+        self.freed.notify_one();
     }
 
     fn give_back(&self, mut slot: Slot<S::Conn>) {

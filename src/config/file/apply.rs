@@ -5,6 +5,7 @@ use toml::Spanned;
 
 use super::super::rules;
 use super::{AuthSection, ClientConfig};
+use crate::cluster::Hedging;
 use crate::config::ClientBuilder;
 use crate::error::Error;
 use crate::retry::{check_min_per_second, check_percent, RetryBudget, RetryPolicy};
@@ -204,5 +205,55 @@ impl ClientConfig {
                 "basic_user and bearer_token_env are both set: choose one",
             )),
         }
+    }
+
+    /// `[hedging]`: `enabled`, `delay = "p95" | "20ms"`, `budget_percent`.
+    pub(super) fn apply_hedging(&self, mut b: ClientBuilder) -> Result<ClientBuilder, Error> {
+        let Some(h) = &self.hedging else {
+            return Ok(b);
+        };
+        let o = &self.origin;
+        let mut hedging = Hedging::after_percentile(95);
+        if let Some(d) = &h.delay {
+            let text = d.get_ref().trim();
+            let percentile = text.strip_prefix('p').map(str::parse::<u8>);
+            hedging = match percentile {
+                Some(Ok(p)) if (1..=99).contains(&p) => Hedging::after_percentile(p),
+                Some(_) => {
+                    o.check(
+                        "hedging.delay",
+                        d,
+                        Err("a percentile is p1 to p99".to_string()),
+                    )?;
+                    hedging
+                }
+                None => match crate::config::parse_duration(text) {
+                    Ok(t) => {
+                        o.check("hedging.delay", d, rules::duration(t))?;
+                        Hedging::after(t)
+                    }
+                    Err(why) => {
+                        o.check(
+                            "hedging.delay",
+                            d,
+                            Err(format!("\"pNN\" or a duration: {why}")),
+                        )?;
+                        hedging
+                    }
+                },
+            };
+        }
+        if let Some(p) = &h.budget_percent {
+            o.check(
+                "hedging.budget_percent",
+                p,
+                rules::hedge_budget(*p.get_ref()),
+            )?;
+            hedging = hedging.budget_percent(*p.get_ref());
+        }
+        if h.enabled {
+            b.hedging = Some(hedging);
+        }
+        Ok(b)
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::{Link, LinkError};
+use super::{Abandon, Link, LinkError};
 use crate::error::{Cause, NodeError};
 use crate::node::{Answer, Operation};
 
@@ -145,6 +145,7 @@ impl Link for ScriptedNode {
         _url: &str,
         _deadline: Instant,
         sheltered: bool,
+        _abandon: Option<&Abandon>,
     ) -> Result<Answer, LinkError> {
         let mut st = self.state.lock();
         if st.shut && !sheltered {
