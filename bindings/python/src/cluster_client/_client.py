@@ -473,8 +473,14 @@ class ClusterClient:
     (a bad host, id or setting; nothing is sent),
     ``ConfigFileNotFoundError`` (an ``InvalidInput`` and a
     ``FileNotFoundError``) for a missing configuration file,
-    ``ClientClosedError`` once closed, and ``ClusterClientError`` for
-    anything else the library reports.
+    ``ClientClosedError`` once closed (with the host lists of a create that
+    ``close()`` stopped part way, after its rollback), and
+    ``ClusterClientError`` for anything else the library reports.
+
+    Ctrl-C during a call on the main thread is noticed within 50 ms and
+    cancels the call (a create rolls back what it created first, at most
+    5 s), then ``KeyboardInterrupt`` is raised; its ``cluster_client_error`` is how the call ended (an
+    ``OperationCancelled`` with the host lists), or ``None``.
     """
 
     def __init__(
