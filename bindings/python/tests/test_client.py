@@ -538,6 +538,30 @@ def test_close_in_the_middle_of_a_create_raises_client_closed_with_host_lists(
     assert info.value.failed_hosts == [] and info.value.possible_orphans == []
 
 
+def test_close_from_another_thread_stops_a_main_thread_create(nodes: TestNodes) -> None:
+    # The main thread's call runs on a call thread with a handle of its
+    # own; close() still stops it (the handle shares the client).
+    nodes.command("latency 2 60s")
+    c = ClusterClient(nodes.hosts, **STOPPABLE)
+    closer = threading.Thread(
+        target=lambda: (wait_for_holders(nodes, "main-closing", [0, 1]), c.close())
+    )
+    closer.start()
+    started = time.monotonic()
+    with pytest.raises(ClientClosedError) as info:
+        c.create_group_or_raise("main-closing")
+    closer.join(timeout=30)
+    assert time.monotonic() - started < 20.0
+    e = info.value
+    assert (e.failed_hosts, e.rollback_failed_hosts, e.possible_orphans) == (
+        [nodes.hosts[2]],
+        [],
+        [nodes.hosts[2]],
+    )
+    assert nodes.holders("main-closing") == []
+    assert c.closed
+
+
 def test_operation_cancelled_carries_host_lists() -> None:
     e = OperationCancelled("call cancelled", 8, ["a"], [], ["a"])
     assert isinstance(e, ClusterClientError)
