@@ -126,7 +126,7 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
     let lines: Vec<&str> = stdout.lines().collect();
     let has = |l: &str| lines.contains(&l);
     let starts = |p: &str| lines.iter().any(|l| l.starts_with(p));
-    let version = format!("version {} abi 2 (header 2)", env!("CARGO_PKG_VERSION"));
+    let version = format!("version {} abi 3 (header 3)", env!("CARGO_PKG_VERSION"));
     assert!(has(&version), "{stdout}");
     assert!(has("created demo-group"), "{stdout}");
     assert!(has("deleted demo-group (failed on 0 nodes)"), "{stdout}");
@@ -203,6 +203,8 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
         "{stdout}"
     );
     assert!(has("null id refused: code 4"), "{stdout}");
+    assert!(has("after cancel: code 8: call cancelled"), "{stdout}");
+    assert!(nodes.command("groups demo-cancelled").is_empty());
     assert!(has("after shutdown: code 7: client shut down"), "{stdout}");
     assert_eq!(lines.last(), Some(&"demo ok"), "{stdout}");
 

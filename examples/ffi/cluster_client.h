@@ -36,10 +36,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// The version of this C ABI: raised whenever a function or struct changes
-// incompatibly. Compare it with [`cc_abi_version`] at run time to check
-// that the library loaded is the one the header describes.
-#define CC_ABI_VERSION 2
+// The version of this C ABI: raised whenever a function, struct or code
+// is added or changes (3: cancel tokens and `CC_CANCELLED`). Compare it
+// with [`cc_abi_version`] at run time to check that the library loaded is
+// the one the header describes.
+#define CC_ABI_VERSION 3
 
 // Success.
 #define CC_OK 0
@@ -65,8 +66,16 @@
 // used and freed.
 #define CC_PANIC 6
 
-// The client was shut down (`cc_client_shutdown`).
+// The client was shut down (`cc_client_shutdown`) before or during the
+// call. A group operation stopped this way names its nodes in the
+// [`CcError`]'s host lists (a create rolled back what it made first).
 #define CC_SHUT_DOWN 7
+
+// The call was cancelled with its token (`cc_cancel` on the token of a
+// handle from `cc_client_with_cancel`) before or during the call. A group
+// operation stopped this way names its nodes in the [`CcError`]'s host
+// lists (a create rolled back what it made first).
+#define CC_CANCELLED 8
 
 // Group present on the node.
 #define CC_PRESENT 1
@@ -76,6 +85,11 @@
 
 // The node gave no usable answer (see the entry's `error`).
 #define CC_UNKNOWN -1
+
+// An opaque cancel token from [`cc_cancel_new`], freed with
+// [`cc_cancel_free`]. Trip it with [`cc_cancel`]; the calls of a handle
+// made with [`cc_client_with_cancel`] then end their waits at once.
+typedef struct CcCancel CcCancel;
 
 // An opaque client handle from [`cc_client_new`] (or its siblings), freed
 // with [`cc_client_free`].
@@ -100,7 +114,7 @@ typedef struct CcStringList {
 // delete or request, `failed_hosts` names the nodes that failed. Lists not
 // relevant to an error are empty (`items` `NULL`, `len` 0).
 typedef struct CcError {
-  // The error code (`CC_INVALID_INPUT` ... `CC_SHUT_DOWN`).
+  // The error code (`CC_INVALID_INPUT` ... `CC_CANCELLED`).
   int code;
   // What went wrong (NUL-terminated UTF-8, never `NULL`).
   char *message;
@@ -147,6 +161,57 @@ typedef struct CcPresenceList {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// A new cancel token, not yet tripped; `NULL` only if the library failed
+// (a bug). Free it with [`cc_cancel_free`].
+struct CcCancel *cc_cancel_new(void);
+
+// Trips the token: the calls of every handle made from it with
+// [`cc_client_with_cancel`] end their waits at once. A call not yet
+// started returns `CC_CANCELLED`; a create that already made groups rolls
+// them back first (within 5 s) and returns `CC_CANCELLED` with the host
+// lists. Idempotent; a no-op on `NULL`.
+//
+// Thread-safe: call it from another thread while calls are in flight
+// (e.g. a thread waiting for signals with `sigwait`). It takes a lock, so
+// it is not async-signal-safe: do not call it from a signal handler.
+//
+// # Safety
+//
+// `token` is `NULL` or a live token from [`cc_cancel_new`].
+void cc_cancel(const struct CcCancel *token);
+
+// Frees a token. A no-op on `NULL`. Handles made with it keep their own
+// reference: the token may be freed before or after them, and they still
+// observe a cancel that happened before the free.
+//
+// # Safety
+//
+// `token` is `NULL` or a token from [`cc_cancel_new`] not yet freed; it
+// must not be used afterwards, nor by another thread meanwhile.
+void cc_cancel_free(struct CcCancel *token);
+
+// A new handle sharing everything with `client` (nodes, pools, health,
+// metrics, journal, shutdown) whose calls observe `token`: after
+// [`cc_cancel`] they return `CC_CANCELLED` promptly (a create rolls back
+// what it made first). `client` keeps its own calls uncancelled.
+//
+// Free it with [`cc_client_free`] (which, for such a handle, does not shut
+// down the client it shares; `cc_client_shutdown`
+// on it does). It may outlive `client` and `token` (it keeps what it needs);
+// its calls return `CC_SHUT_DOWN` once the shared client is shut down or
+// freed.
+//
+// Returns `NULL` on failure with `*err` set: `CC_NULL_POINTER` when
+// `client` or `token` is `NULL`.
+//
+// # Safety
+//
+// `client` is `NULL` or a live handle; `token` is `NULL` or a live token;
+// `err` is `NULL` or valid for one pointer write.
+struct CcClient *cc_client_with_cancel(const struct CcClient *client,
+                                       const struct CcCancel *token,
+                                       struct CcError **err);
 
 // The crate version (e.g. `"0.1.0"`): a static string, never freed.
 const char *cc_version(void);
@@ -195,7 +260,11 @@ struct CcClient *cc_client_new_from_config(const char *path, struct CcError **er
 struct CcClient *cc_client_new_from_toml(const char *toml, struct CcError **err);
 
 // Shuts the client down without freeing it: calls in flight (on other
-// threads) and later calls return `CC_SHUT_DOWN` promptly. Idempotent.
+// threads) and later calls return `CC_SHUT_DOWN` promptly (a create that
+// already made groups rolls them back first, within 5 s, and returns
+// `CC_SHUT_DOWN` with the host lists). Idempotent. On a handle from
+// `cc_client_with_cancel`, shuts down the
+// client it shares.
 // Free the handle with [`cc_client_free`] once no call is in flight.
 //
 // Returns `CC_OK`, or `CC_NULL_POINTER`.
@@ -206,7 +275,9 @@ struct CcClient *cc_client_new_from_toml(const char *toml, struct CcError **err)
 // pointer write.
 int cc_client_shutdown(const struct CcClient *client, struct CcError **err);
 
-// Shuts the client down and frees it. A no-op on `NULL`.
+// Shuts the client down and frees it. A no-op on `NULL`. A handle from
+// `cc_client_with_cancel` is only freed:
+// the client it shares goes on.
 //
 // # Safety
 //
@@ -261,7 +332,10 @@ void cc_error_free(struct CcError *err);
 // error's `failed_hosts`, `rollback_failed_hosts` and `possible_orphans`
 // name the nodes where the create failed, where the rollback failed (the
 // group is still there) and whose outcome is unknown; the message gives
-// each node's reason.
+// each node's reason. A create stopped by `cc_client_shutdown` or by its
+// token (`cc_cancel`) rolls back what it made first (within 5 s) and
+// returns `CC_SHUT_DOWN` or `CC_CANCELLED` with the same three lists
+// (the nodes it stopped waiting for are in `possible_orphans`).
 //
 // # Safety
 //

@@ -10,7 +10,8 @@
  * node (showing the failed / rollback-failed / possible-orphan lists of the
  * error), a client from TOML text and one from CONFIG_FILE (when given),
  * the error paths (invalid id, invalid host, NULL argument, bad config),
- * and a call after cc_client_shutdown. Frees everything.
+ * a call on a handle whose cancel token was tripped, and a call after
+ * cc_client_shutdown. Frees everything.
  * Exits 0 when every step went as expected, 1 otherwise, 2 on bad usage.
  */
 #include <stdio.h>
@@ -310,6 +311,29 @@ int main(int argc, char **argv) {
         fprintf(stderr, "null id: expected code %d, got %d\n", CC_NULL_POINTER, code);
         failures++;
     }
+
+    /* A handle observing a cancel token: once cancelled (cc_cancel may come
+     * from another thread while a call runs), its calls are CC_CANCELLED;
+     * freeing it (and the token, in any order) leaves `client` running. */
+    CcCancel *token = cc_cancel_new();
+    CcClient *cancellable = cc_client_with_cancel(client, token, &err);
+    if (cancellable == NULL) {
+        failures += report("cc_client_with_cancel", -1, err);
+        err = NULL;
+    } else {
+        cc_cancel(token);
+        code = cc_create_group(cancellable, "demo-cancelled", &err);
+        if (code == CC_CANCELLED && err != NULL) {
+            printf("after cancel: code %d: %s\n", err->code, err->message);
+        } else {
+            fprintf(stderr, "after cancel: expected code %d, got %d\n", CC_CANCELLED, code);
+            failures++;
+        }
+        cc_error_free(err);
+        err = NULL;
+    }
+    cc_cancel_free(token);
+    cc_client_free(cancellable);
 
     /* After shutdown every call is CC_SHUT_DOWN; the handle is still freed. */
     code = cc_client_shutdown(client, &err);

@@ -10,10 +10,11 @@ use super::memory::{bytes_into_raw, c_string, cc_string_free, free_bytes};
 use crate::client::ClusterClient;
 use crate::config::ClientConfig;
 
-/// The version of this C ABI: raised whenever a function or struct changes
-/// incompatibly. Compare it with [`cc_abi_version`] at run time to check
-/// that the library loaded is the one the header describes.
-pub const CC_ABI_VERSION: u32 = 2;
+/// The version of this C ABI: raised whenever a function, struct or code
+/// is added or changes (3: cancel tokens and `CC_CANCELLED`). Compare it
+/// with [`cc_abi_version`] at run time to check that the library loaded is
+/// the one the header describes.
+pub const CC_ABI_VERSION: u32 = 3;
 
 /// The crate version, NUL-terminated.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
@@ -23,6 +24,9 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 #[derive(Debug)]
 pub struct CcClient {
     pub(super) client: ClusterClient,
+    /// Made by `cc_client_with_cancel`: shares another handle's client, so
+    /// freeing it does not shut that client down.
+    pub(super) shares: bool,
 }
 
 /// Borrows the client behind a handle.
@@ -51,7 +55,10 @@ unsafe fn new_handle(
     let (client, _) = unsafe {
         guard(err, ptr::null_mut(), || {
             let client = build()?;
-            Ok(Box::into_raw(Box::new(CcClient { client })))
+            Ok(Box::into_raw(Box::new(CcClient {
+                client,
+                shares: false,
+            })))
         })
     };
     client
@@ -153,7 +160,11 @@ pub unsafe extern "C" fn cc_client_new_from_toml(
 }
 
 /// Shuts the client down without freeing it: calls in flight (on other
-/// threads) and later calls return `CC_SHUT_DOWN` promptly. Idempotent.
+/// threads) and later calls return `CC_SHUT_DOWN` promptly (a create that
+/// already made groups rolls them back first, within 5 s, and returns
+/// `CC_SHUT_DOWN` with the host lists). Idempotent. On a handle from
+/// `cc_client_with_cancel`, shuts down the
+/// client it shares.
 /// Free the handle with [`cc_client_free`] once no call is in flight.
 ///
 /// Returns `CC_OK`, or `CC_NULL_POINTER`.
@@ -177,7 +188,9 @@ pub unsafe extern "C" fn cc_client_shutdown(
     .1
 }
 
-/// Shuts the client down and frees it. A no-op on `NULL`.
+/// Shuts the client down and frees it. A no-op on `NULL`. A handle from
+/// `cc_client_with_cancel` is only freed:
+/// the client it shares goes on.
 ///
 /// # Safety
 ///
@@ -191,7 +204,9 @@ pub unsafe extern "C" fn cc_client_free(client: *mut CcClient) {
     // SAFETY: a handle from `new_handle` (a `Box`), freed once.
     let boxed = unsafe { Box::from_raw(client) };
     let _ = catch_unwind(AssertUnwindSafe(move || {
-        boxed.client.shutdown();
+        if !boxed.shares {
+            boxed.client.shutdown();
+        }
         drop(boxed);
     }));
 }

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use super::memory::{c_string, CcStringList};
-use crate::error::Error;
+use crate::error::{Error, NodeError};
 use crate::HostAddress;
 
 /// Success.
@@ -26,8 +26,15 @@ pub const CC_INVALID_UTF8: c_int = 5;
 /// A panic was caught inside the library (a bug); the handle may still be
 /// used and freed.
 pub const CC_PANIC: c_int = 6;
-/// The client was shut down (`cc_client_shutdown`).
+/// The client was shut down (`cc_client_shutdown`) before or during the
+/// call. A group operation stopped this way names its nodes in the
+/// [`CcError`]'s host lists (a create rolled back what it made first).
 pub const CC_SHUT_DOWN: c_int = 7;
+/// The call was cancelled with its token (`cc_cancel` on the token of a
+/// handle from `cc_client_with_cancel`) before or during the call. A group
+/// operation stopped this way names its nodes in the [`CcError`]'s host
+/// lists (a create rolled back what it made first).
+pub const CC_CANCELLED: c_int = 8;
 
 /// An error: one of the `CC_*` codes, a message, and the nodes it names.
 /// Owned by the caller; free it (lists included) with
@@ -40,7 +47,7 @@ pub const CC_SHUT_DOWN: c_int = 7;
 #[repr(C)]
 #[derive(Debug)]
 pub struct CcError {
-    /// The error code (`CC_INVALID_INPUT` ... `CC_SHUT_DOWN`).
+    /// The error code (`CC_INVALID_INPUT` ... `CC_CANCELLED`).
     pub code: c_int,
     /// What went wrong (NUL-terminated UTF-8, never `NULL`).
     pub message: *mut c_char,
@@ -103,16 +110,34 @@ impl From<Error> for Failure {
     }
 }
 
-/// The C error code of a library error.
+/// The C error code of a library error. A group operation or request
+/// whose node failures say shut down (or, failing that, cancelled) was
+/// stopped by the caller, not by the nodes: `CC_SHUT_DOWN` (or
+/// `CC_CANCELLED`), its host lists kept.
 fn error_code(e: &Error) -> c_int {
     match e {
         e if e.is_invalid_input() => CC_INVALID_INPUT,
         Error::Shutdown => CC_SHUT_DOWN,
-        Error::GroupOperation { .. }
-        | Error::Request { .. }
-        | Error::Arango { .. }
-        | Error::UnexpectedResponse { .. } => CC_OPERATION_FAILED,
+        Error::Cancelled => CC_CANCELLED,
+        Error::GroupOperation { failures, .. } => stopped(failures.iter().map(|f| &f.error)),
+        Error::Request { attempts, .. } => stopped(attempts.iter().map(|f| &f.error)),
+        Error::Arango { .. } | Error::UnexpectedResponse { .. } => CC_OPERATION_FAILED,
         _ => CC_OTHER,
+    }
+}
+
+/// `CC_SHUT_DOWN` when a node failure says shut down, else `CC_CANCELLED`
+/// when one says cancelled, else `CC_OPERATION_FAILED`.
+fn stopped<'a>(errors: impl Iterator<Item = &'a NodeError> + Clone) -> c_int {
+    if errors.clone().any(|e| matches!(e, NodeError::Shutdown)) {
+        CC_SHUT_DOWN
+    } else if errors
+        .into_iter()
+        .any(|e| matches!(e, NodeError::Cancelled))
+    {
+        CC_CANCELLED
+    } else {
+        CC_OPERATION_FAILED
     }
 }
 

@@ -17,7 +17,10 @@ use crate::address::HostAddress;
 /// error's `failed_hosts`, `rollback_failed_hosts` and `possible_orphans`
 /// name the nodes where the create failed, where the rollback failed (the
 /// group is still there) and whose outcome is unknown; the message gives
-/// each node's reason.
+/// each node's reason. A create stopped by `cc_client_shutdown` or by its
+/// token (`cc_cancel`) rolls back what it made first (within 5 s) and
+/// returns `CC_SHUT_DOWN` or `CC_CANCELLED` with the same three lists
+/// (the nodes it stopped waiting for are in `possible_orphans`).
 ///
 /// # Safety
 ///

@@ -12,6 +12,7 @@
 //! ```
 //!
 //! One file per concern: `errors.rs` (codes, [`CcError`], the guard),
+//! `cancel.rs` (cancel tokens and [`cc_client_with_cancel`]),
 //! `memory.rs` (strings, lists and their free functions), `client.rs` (the
 //! handle, its constructors, shutdown, version, [`cc_request`]), `groups.rs`
 //! (group operations), `management.rs` (nodes, health, metrics).
@@ -29,6 +30,7 @@
 //!   [`CC_NULL_POINTER`]. Strings are NUL-terminated UTF-8; anything else is
 //!   [`CC_INVALID_UTF8`]. An out pointer of a failed call is set to `NULL`.
 //! - Every allocation handed out has its free function ([`cc_client_free`],
+//!   [`cc_cancel_free`],
 //!   [`cc_error_free`], [`cc_string_free`], [`cc_string_list_free`],
 //!   [`cc_response_free`], [`cc_presence_list_free`]); each is a no-op on
 //!   `NULL`.
@@ -38,23 +40,31 @@
 //!   client is `Send + Sync`); [`cc_client_shutdown`] may be called while
 //!   other threads are in calls (they return [`CC_SHUT_DOWN`] promptly), but
 //!   [`cc_client_free`] only once no other call is in flight.
+//! - Per-call cancellation: a handle from [`cc_client_with_cancel`] shares
+//!   its client and observes a [`CcCancel`] token; [`cc_cancel`] (from any
+//!   thread) makes its calls return [`CC_CANCELLED`] promptly. A create
+//!   stopped by a shutdown or a cancel rolls back what it made first (within
+//!   5 s) and returns [`CC_SHUT_DOWN`] or [`CC_CANCELLED`] with its host
+//!   lists.
 //! - [`CC_ABI_VERSION`] names this ABI; [`cc_abi_version`] tells which one
 //!   the loaded library implements.
 
+mod cancel;
 mod client;
 mod errors;
 mod groups;
 mod management;
 mod memory;
 
+pub use cancel::{cc_cancel, cc_cancel_free, cc_cancel_new, cc_client_with_cancel, CcCancel};
 pub use client::{
     cc_abi_version, cc_client_free, cc_client_new, cc_client_new_from_config,
     cc_client_new_from_toml, cc_client_shutdown, cc_request, cc_response_free, cc_version,
     CcClient, CcResponse, CC_ABI_VERSION,
 };
 pub use errors::{
-    cc_error_free, CcError, CC_INVALID_INPUT, CC_INVALID_UTF8, CC_NULL_POINTER, CC_OK,
-    CC_OPERATION_FAILED, CC_OTHER, CC_PANIC, CC_SHUT_DOWN,
+    cc_error_free, CcError, CC_CANCELLED, CC_INVALID_INPUT, CC_INVALID_UTF8, CC_NULL_POINTER,
+    CC_OK, CC_OPERATION_FAILED, CC_OTHER, CC_PANIC, CC_SHUT_DOWN,
 };
 pub use groups::{
     cc_create_group, cc_delete_group, cc_presence_list_free, cc_verify_group,

@@ -10,6 +10,7 @@ import inspect
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -27,6 +28,7 @@ from cluster_client import (
     ConfigFileNotFoundError,
     GroupOperationException,
     InvalidInput,
+    OperationCancelled,
     RequestErrorException,
 )
 from cluster_client import aio
@@ -366,9 +368,8 @@ def test_async_failure_sets_last_error(nodes: TestNodes) -> None:
 
 
 def test_cancelling_an_aio_call_returns_to_the_loop_at_once(nodes: TestNodes) -> None:
-    # The C ABI has no per-call cancellation yet: the task ends at once, the
-    # call itself runs to its end in its worker thread; the client stays
-    # usable and closes once that call has returned.
+    # The task ends at once: the call is cancelled with it (its waits end;
+    # nothing was created, so nothing to roll back); the client stays usable.
     nodes.command("latency * 1s")
 
     async def main() -> float:
@@ -383,6 +384,190 @@ def test_cancelling_an_aio_call_returns_to_the_loop_at_once(nodes: TestNodes) ->
 
     assert asyncio.run(main()) < 0.5
     assert nodes.holders("after-cancel") == [0, 1, 2]
+
+
+# Slow node 2 and no retries: a create holds the group on nodes 0 and 1 at
+# once and waits for node 2; without cancellation it would wait the latency.
+STOPPABLE = dict(retries=1, timeout=90.0, operation_timeout=90.0)
+
+
+def wait_for_holders(nodes: TestNodes, group_id: str, expected: list) -> None:
+    deadline = time.monotonic() + 20
+    while nodes.holders(group_id) != expected:
+        assert time.monotonic() < deadline, f"{group_id}: never held by {expected}"
+        time.sleep(0.01)
+
+
+CTRL_C_PROGRAM = """
+import sys
+
+import cluster_client
+
+client = cluster_client.ClusterClient(
+    sys.argv[1].split(","), retries=1, timeout=90.0, operation_timeout=90.0
+)
+print("ready", flush=True)
+try:
+    client.create_group("ctrl-c")
+except KeyboardInterrupt as e:
+    err = getattr(e, "cluster_client_error", None)
+    print(
+        "interrupted",
+        type(err).__name__,
+        ",".join(err.failed_hosts),
+        ",".join(err.rollback_failed_hosts) or "-",
+        ",".join(err.possible_orphans),
+        flush=True,
+    )
+    # The client goes on (a new call on the main thread), and node 0 no
+    # longer holds the group: rolled back.
+    print("node 0 holds it:", client.verify_group(client.cluster_management().nodes()[0], "ctrl-c"))
+    sys.exit(3)
+print("not interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_interrupts_a_blocking_create_and_rolls_it_back(
+    nodes: TestNodes, tmp_path: Path
+) -> None:
+    nodes.command("latency 2 60s")
+    program = tmp_path / "ctrl_c.py"
+    program.write_text(CTRL_C_PROGRAM)
+    proc = subprocess.Popen(
+        [sys.executable, str(program), ",".join(nodes.hosts)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        wait_for_holders(nodes, "ctrl-c", [0, 1])
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 3, (out, err)
+    assert took < 2.0, took
+    h = nodes.hosts
+    assert out.splitlines()[-2:] == [
+        f"interrupted OperationCancelled {h[2]} - {h[2]}",
+        "node 0 holds it: False",
+    ], out
+    # Rolled back: no node holds the group but the held-back one (if ever).
+    assert set(nodes.holders("ctrl-c")) <= {2}
+    assert nodes.holders("ctrl-c") == []
+
+
+def test_cancelling_an_aio_create_rolls_it_back(nodes: TestNodes) -> None:
+    nodes.command("latency 2 2s")
+    timing: dict = {}
+
+    async def main() -> None:
+        async with aio.ClusterClient(nodes.hosts, **STOPPABLE) as c:
+            task = asyncio.create_task(c.create_group("aio-cancel"))
+            await asyncio.to_thread(wait_for_holders, nodes, "aio-cancel", [0, 1])
+            timing["cancel"] = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            timing["cancelled"] = time.monotonic()
+            assert nodes.holders("aio-cancel") == []
+
+    asyncio.run(main())
+    assert timing["cancelled"] - timing["cancel"] < 2.0, timing
+    assert time.monotonic() - timing["cancel"] < 3.0, "the loop closes promptly"
+    # Not created later: once node 2's held-back create lands, it alone may
+    # hold the group (a possible orphan of the cancelled create).
+    time.sleep(2.5)
+    assert set(nodes.holders("aio-cancel")) <= {2}
+
+
+def test_asyncio_run_cancels_a_create_left_running(nodes: TestNodes) -> None:
+    nodes.command("latency 2 60s")
+    timing: dict = {}
+    tasks: list = []
+
+    async def main() -> None:
+        c = aio.ClusterClient(nodes.hosts, **STOPPABLE)
+        tasks.append(asyncio.create_task(c.create_group("left-running")))
+        await asyncio.to_thread(wait_for_holders, nodes, "left-running", [0, 1])
+        timing["returned"] = time.monotonic()
+
+    asyncio.run(main())  # cancels the task, which cancels the create
+    assert time.monotonic() - timing["returned"] < 2.0, "asyncio.run waited for the call"
+    assert tasks[0].cancelled()
+    assert nodes.holders("left-running") == []
+
+
+def test_close_in_the_middle_of_a_create_raises_client_closed_with_host_lists(
+    nodes: TestNodes,
+) -> None:
+    nodes.command("latency 2 60s")
+    c = ClusterClient(nodes.hosts, **STOPPABLE)
+    caught: list = []
+
+    def create() -> None:
+        try:
+            c.create_group("closing")
+        except ClusterClientError as e:
+            caught.append(e)
+
+    t = threading.Thread(target=create)
+    t.start()
+    wait_for_holders(nodes, "closing", [0, 1])
+    started = time.monotonic()
+    c.close()
+    t.join(timeout=30)
+    assert not t.is_alive()
+    assert time.monotonic() - started < 2.0
+    assert len(caught) == 1 and isinstance(caught[0], ClientClosedError), caught
+    e = caught[0]
+    assert e.code == 7
+    assert e.failed_hosts == [nodes.hosts[2]]
+    assert e.rollback_failed_hosts == []
+    assert e.possible_orphans == [nodes.hosts[2]]
+    assert nodes.holders("closing") == []  # 0 and 1 rolled back
+    # Refused before it started: no host lists.
+    with pytest.raises(ClientClosedError) as info:
+        c.create_group("later")
+    assert info.value.failed_hosts == [] and info.value.possible_orphans == []
+
+
+def test_close_from_another_thread_stops_a_main_thread_create(nodes: TestNodes) -> None:
+    # The main thread's call runs on a call thread with a handle of its
+    # own; close() still stops it (the handle shares the client).
+    nodes.command("latency 2 60s")
+    c = ClusterClient(nodes.hosts, **STOPPABLE)
+    closer = threading.Thread(
+        target=lambda: (wait_for_holders(nodes, "main-closing", [0, 1]), c.close())
+    )
+    closer.start()
+    started = time.monotonic()
+    with pytest.raises(ClientClosedError) as info:
+        c.create_group_or_raise("main-closing")
+    closer.join(timeout=30)
+    assert time.monotonic() - started < 20.0
+    e = info.value
+    assert (e.failed_hosts, e.rollback_failed_hosts, e.possible_orphans) == (
+        [nodes.hosts[2]],
+        [],
+        [nodes.hosts[2]],
+    )
+    assert nodes.holders("main-closing") == []
+    assert c.closed
+
+
+def test_operation_cancelled_carries_host_lists() -> None:
+    e = OperationCancelled("call cancelled", 8, ["a"], [], ["a"])
+    assert isinstance(e, ClusterClientError)
+    assert (e.failed_hosts, e.rollback_failed_hosts, e.possible_orphans) == (["a"], [], ["a"])
+    assert cluster_client.OperationCancelled is OperationCancelled
+    assert OperationCancelled("x").failed_hosts == []
 
 
 def test_close_twice_is_safe_and_a_closed_client_raises(nodes: TestNodes) -> None:

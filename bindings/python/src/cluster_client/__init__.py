@@ -23,6 +23,7 @@ from .exceptions import (
     ConfigFileNotFoundError,
     GroupOperationException,
     InvalidInput,
+    OperationCancelled,
     RequestErrorException,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigFileNotFoundError",
     "GroupOperationException",
     "InvalidInput",
+    "OperationCancelled",
     "RequestErrorException",
     "library_version",
 ]

@@ -8,9 +8,11 @@ import inspect
 import json
 import logging
 import os
+import queue
 import re
 import sys
 import threading
+import time
 from ctypes import POINTER, c_int, c_void_p
 from typing import (
     Any,
@@ -43,6 +45,180 @@ log = logging.getLogger("cluster_client")
 #: shutdown (they return promptly; a call stuck longer keeps the handle
 #: alive rather than freeing it under the call).
 _CLOSE_WAIT_SECONDS = 120.0
+
+#: How often a blocking call on the main thread wakes to let Python run
+#: signal handlers (Ctrl-C) while the library works on another thread.
+_WAIT_SLICE_SECONDS = 0.05
+
+#: How long an interrupted call may take to stop after its cancel: the
+#: library's rollback grace (``COMPENSATION_GRACE``, 5 s) and a margin.
+_STOP_WAIT_SECONDS = 10.0
+
+
+#: How long an idle call thread waits for its next call before it ends.
+_IDLE_THREAD_SECONDS = 30.0
+
+
+class _CallThreads:
+    """Daemon threads that run the main thread's calls, kept for reuse (a
+    new thread per call costs ~100 us, a hand-off far less). A thread idle
+    for ``_IDLE_THREAD_SECONDS`` ends; a forked child starts afresh."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: List["queue.SimpleQueue[Callable[[], None]]"] = []
+
+    def forget(self) -> None:
+        """After ``fork()``: the parent's threads do not exist here."""
+        self._lock = threading.Lock()
+        self._idle = []
+
+    def run(self, job: Callable[[], None]) -> None:
+        """Runs ``job`` on an idle thread or a new one; raises (having run
+        nothing) when no thread can start."""
+        with self._lock:
+            jobs = self._idle.pop() if self._idle else None
+        if jobs is None:
+            jobs = queue.SimpleQueue()
+            threading.Thread(
+                target=self._serve, args=(jobs,), name="cluster_client call", daemon=True
+            ).start()
+        jobs.put(job)
+
+    def _serve(self, jobs: "queue.SimpleQueue[Callable[[], None]]") -> None:
+        while True:
+            try:
+                job = jobs.get(timeout=_IDLE_THREAD_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if jobs in self._idle:
+                        self._idle.remove(jobs)
+                        return
+                continue  # taken just now: its job is on the way
+            job()
+            with self._lock:
+                self._idle.append(jobs)
+
+
+_threads = _CallThreads()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_threads.forget)
+
+
+class _CallToken:
+    """A C cancel token for the calls of one operation: ``cancel()`` from
+    any thread, ``free()`` once (both safe to call again, in any order)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ptr: Optional[int] = lib.cc_cancel_new()
+        if not self._ptr:
+            raise ClusterClientError("cluster_client: no cancel token", _native.CC_OTHER)
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._ptr:
+                lib.cc_cancel(self._ptr)
+
+    def free(self) -> None:
+        with self._lock:
+            ptr, self._ptr = self._ptr, None
+        if ptr:
+            lib.cc_cancel_free(ptr)
+
+    def handle_for(self, client: int) -> int:
+        """A new handle of ``client`` whose calls observe this token (free
+        it with ``cc_client_free``; it keeps the token alive itself)."""
+        err = POINTER(_native.CcError)()
+        with self._lock:
+            handle: Optional[int] = lib.cc_client_with_cancel(
+                client, self._ptr, ctypes.byref(err)
+            )
+        if not handle:
+            raise _native.take_error(err)
+        if err:
+            lib.cc_error_free(err)
+        return handle
+
+
+class _Worker:
+    """One C call on a call thread (``_CallThreads``), so that the main
+    thread, waiting for it in short slices, handles signals (Ctrl-C). Exactly one
+    side cleans up (the handle, the token, the client's in-flight count):
+    the worker once it runs, or the caller if it never will."""
+
+    def __init__(
+        self,
+        fn: Callable[..., int],
+        args: Tuple[object, ...],
+        handle: int,
+        token: _CallToken,
+        leave: Callable[[], None],
+    ) -> None:
+        self._fn = fn
+        self._args = args
+        self._handle = handle
+        self.token = token
+        self._leave = leave
+        self._lock = threading.Lock()
+        self._owner: Optional[str] = None
+        self._abandoned = False
+        self.done = threading.Event()
+        self.code: Optional[int] = None
+        self.err: Optional["ctypes._Pointer[_native.CcError]"] = None
+        self.raised: Optional[BaseException] = None
+
+    def claim(self, who: str) -> bool:
+        with self._lock:
+            if self._owner is None:
+                self._owner = who
+            return self._owner == who
+
+    def cleanup(self) -> None:
+        lib.cc_client_free(self._handle)
+        self.token.free()
+        self._leave()
+
+    def run(self) -> None:
+        if not self.claim("worker"):
+            return
+        err = POINTER(_native.CcError)()
+        code: Optional[int] = None
+        raised: Optional[BaseException] = None
+        try:
+            code = self._fn(self._handle, *self._args, ctypes.byref(err))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            raised = e
+        finally:
+            self.cleanup()
+            with self._lock:
+                if self._abandoned:
+                    if err:
+                        lib.cc_error_free(err)
+                else:
+                    self.code, self.err, self.raised = code, err, raised
+                self.done.set()
+
+    def start(self) -> None:
+        _threads.run(self.run)
+
+    def wait(self, limit: Optional[float]) -> bool:
+        """Waits in short slices (signals are handled between them) until
+        the call returned or ``limit`` seconds passed; True when it returned."""
+        end = None if limit is None else time.monotonic() + limit
+        while not self.done.wait(_WAIT_SLICE_SECONDS):
+            if end is not None and time.monotonic() >= end:
+                return False
+        return True
+
+    def abandon(self) -> bool:
+        """Stops waiting for the call: the worker frees its error when it
+        returns. False when it already returned (its result is here)."""
+        with self._lock:
+            if self.done.is_set():
+                return False
+            self._abandoned = True
+            return True
 
 
 class GroupCreated(int):
@@ -297,8 +473,14 @@ class ClusterClient:
     (a bad host, id or setting; nothing is sent),
     ``ConfigFileNotFoundError`` (an ``InvalidInput`` and a
     ``FileNotFoundError``) for a missing configuration file,
-    ``ClientClosedError`` once closed, and ``ClusterClientError`` for
-    anything else the library reports.
+    ``ClientClosedError`` once closed (with the host lists of a create that
+    ``close()`` stopped part way, after its rollback), and
+    ``ClusterClientError`` for anything else the library reports.
+
+    Ctrl-C during a call on the main thread is noticed within 50 ms and
+    cancels the call (a create rolls back what it created first, at most
+    5 s), then ``KeyboardInterrupt`` is raised; its ``cluster_client_error`` is how the call ended (an
+    ``OperationCancelled`` with the host lists), or ``None``.
     """
 
     def __init__(
@@ -453,7 +635,9 @@ class ClusterClient:
         input, a closed client and other errors raise."""
         gid = _native.encode(group_id, "group id")
         out = POINTER(_native.CcStringList)()
-        code, err = self._invoke(lib.cc_delete_group, gid, ctypes.byref(out))
+        code, err = self._invoke(
+            lib.cc_delete_group, gid, ctypes.byref(out), failure=GroupOperationException
+        )
         failed = _native.take_list(out)
         if code == _native.CC_OPERATION_FAILED:
             e = _native.take_error(err, GroupOperationException)
@@ -525,31 +709,139 @@ class ClusterClient:
         return ClusterManagement(self)
 
     def _list(self, fn: Any) -> List[str]:
+        # Node lists and metrics are read locally: nothing to interrupt.
         out = POINTER(_native.CcStringList)()
-        self._call(fn, ctypes.byref(out))
+        code, err = self._invoke(fn, ctypes.byref(out), interruptible=False)
+        _native.check(code, err)
         return _native.take_list(out)
 
     def _text(self, fn: Any) -> str:
         out = c_void_p()
-        self._call(fn, ctypes.byref(out))
+        code, err = self._invoke(fn, ctypes.byref(out), interruptible=False)
+        _native.check(code, err)
         return _native.take_string(out)
 
     # -- the foreign calls --------------------------------------------------
 
     def _invoke(
-        self, fn: Callable[..., int], *args: object
+        self,
+        fn: Callable[..., int],
+        *args: object,
+        failure: Type[ClusterClientError] = RequestErrorException,
+        interruptible: bool = True,
     ) -> Tuple[int, "ctypes._Pointer[_native.CcError]"]:
         """Runs ``fn(handle, *args, &err)`` on the live handle; returns the
         code and the error (which the caller takes). Every foreign call of a
-        client goes through here: the one place per-call cancellation
-        (Ctrl-C, asyncio) plugs in once the C ABI offers it."""
+        client goes through here, the one place cancellation plugs in:
+
+        - on the main thread, an ``interruptible`` call (one that talks to
+          the nodes) runs on a worker thread with a handle of its own
+          (``cc_client_with_cancel``) while this thread waits in 50 ms
+          slices, so Ctrl-C is handled at once: the call is cancelled (a
+          create rolls back what it made), waited for (at most
+          ``_STOP_WAIT_SECONDS``) and the ``KeyboardInterrupt`` re-raised,
+          with how the call ended as its ``cluster_client_error``;
+        - in a ``cluster_client.aio`` worker, the call observes that task's
+          token (``_local.token``): cancelling the task cancels the call;
+        - on any other thread (no signal is delivered there) the call runs
+          directly.
+        """
+        token: Optional[_CallToken] = getattr(self._local, "token", None)
+        if (
+            token is None
+            and interruptible
+            and threading.current_thread() is threading.main_thread()
+        ):
+            return self._invoke_interruptible(fn, args, failure)
         err = POINTER(_native.CcError)()
         handle = self._enter()
         try:
-            code = fn(handle, *args, ctypes.byref(err))
+            if token is None:
+                code = fn(handle, *args, ctypes.byref(err))
+            else:
+                own = token.handle_for(handle)
+                try:
+                    code = fn(own, *args, ctypes.byref(err))
+                finally:
+                    lib.cc_client_free(own)
         finally:
             self._leave()
         return code, err
+
+    def _invoke_interruptible(
+        self,
+        fn: Callable[..., int],
+        args: Tuple[object, ...],
+        failure: Type[ClusterClientError],
+    ) -> Tuple[int, "ctypes._Pointer[_native.CcError]"]:
+        """``_invoke`` on the main thread: see there."""
+        token = _CallToken()
+        try:
+            handle = self._enter()
+        except BaseException:
+            token.free()
+            raise
+        try:
+            own = token.handle_for(handle)
+        except BaseException:
+            token.free()
+            self._leave()
+            raise
+        worker: Optional[_Worker] = None
+        try:
+            worker = _Worker(fn, args, own, token, self._leave)
+            worker.start()
+        except BaseException:
+            # No thread could start, or Ctrl-C came first: if the call
+            # never runs, clean up here (nothing was sent).
+            if worker is None:
+                lib.cc_client_free(own)
+                token.free()
+                self._leave()
+            elif worker.claim("caller"):
+                worker.cleanup()
+            else:
+                worker.token.cancel()  # it runs already: stop it
+            raise
+        try:
+            worker.wait(None)
+        except BaseException as interrupt:  # KeyboardInterrupt, or any signal handler's
+            outcome = self._stop(worker, failure)
+            interrupt.cluster_client_error = outcome  # type: ignore[attr-defined]
+            raise
+        if worker.raised is not None:
+            raise worker.raised
+        assert worker.code is not None and worker.err is not None
+        return worker.code, worker.err
+
+    def _stop(
+        self, worker: _Worker, failure: Type[ClusterClientError]
+    ) -> Optional[ClusterClientError]:
+        """Cancels an interrupted call and waits (bounded) for it to stop:
+        how it ended (``None`` if it succeeded, or if the wait was given up
+        by a second Ctrl-C or after ``_STOP_WAIT_SECONDS``)."""
+        if worker.claim("caller"):
+            worker.cleanup()  # interrupted before its thread ran: nothing sent
+            return None
+        worker.token.cancel()
+        try:
+            stopped = worker.wait(_STOP_WAIT_SECONDS)
+        except BaseException:  # a second Ctrl-C: stop waiting
+            stopped = False
+        if not stopped and worker.abandon():
+            log.error(
+                "cluster_client: an interrupted call did not stop within %.0f s; "
+                "it ends in the background",
+                _STOP_WAIT_SECONDS,
+            )
+            return None
+        if worker.code is None or worker.err is None or worker.code == _native.CC_OK:
+            if worker.err:
+                lib.cc_error_free(worker.err)
+            return None
+        error = _native.take_error(worker.err, failure)
+        log.warning("cluster_client: interrupted call: %s", error.message)
+        return error
 
     def _call(
         self,
@@ -558,7 +850,7 @@ class ClusterClient:
         failure: Type[ClusterClientError] = RequestErrorException,
     ) -> None:
         """``_invoke``, raising the exception for any code but CC_OK."""
-        code, err = self._invoke(fn, *args)
+        code, err = self._invoke(fn, *args, failure=failure)
         _native.check(code, err, failure)
 
 

@@ -27,11 +27,12 @@ from .exceptions import (
     ClusterClientError,
     GroupOperationException,
     InvalidInput,
+    OperationCancelled,
     RequestErrorException,
 )
 
 #: The C ABI version these declarations describe (``CC_ABI_VERSION``).
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 CC_OK = 0
 CC_INVALID_INPUT = 1
@@ -41,6 +42,7 @@ CC_NULL_POINTER = 4
 CC_INVALID_UTF8 = 5
 CC_PANIC = 6
 CC_SHUT_DOWN = 7
+CC_CANCELLED = 8
 
 CC_PRESENT = 1
 CC_MISSING = 0
@@ -124,6 +126,10 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("cc_client_new_from_toml", client, c_char_p, _ERR)
     fn("cc_client_shutdown", c_int, client, _ERR)
     fn("cc_client_free", None, client)
+    fn("cc_cancel_new", c_void_p)
+    fn("cc_cancel", None, c_void_p)
+    fn("cc_cancel_free", None, c_void_p)
+    fn("cc_client_with_cancel", client, client, c_void_p, _ERR)
     fn(
         "cc_request",
         c_int,
@@ -218,7 +224,9 @@ def take_error(
     if code in (CC_INVALID_INPUT, CC_NULL_POINTER, CC_INVALID_UTF8):
         return InvalidInput(message, code)
     if code == CC_SHUT_DOWN:
-        return ClientClosedError(message, code)
+        return ClientClosedError(message, code, failed, rollback, orphans)
+    if code == CC_CANCELLED:
+        return OperationCancelled(message, code, failed, rollback, orphans)
     if code == CC_OPERATION_FAILED:
         if failure is GroupOperationException:
             return GroupOperationException(message, code, failed, rollback, orphans)

@@ -1,14 +1,22 @@
 """The asyncio client: ``cluster_client.aio.ClusterClient``, the same methods
 as ``cluster_client.ClusterClient`` as coroutines. Each call runs the
-blocking call in a worker thread (``asyncio.to_thread``); the library
+blocking call in a worker thread (the loop's default executor); the library
 releases the GIL, so concurrent tasks run their calls in parallel.
+
+Cancelling the task of a call (``task.cancel()``, ``asyncio.wait_for``,
+``asyncio.run`` ending) cancels the call itself: its waits end at once, a
+create rolls back what it had made (within the library's 5 s grace), the
+task waits for that (shielded) and then ends with ``CancelledError``. How
+the call ended (an ``OperationCancelled`` with the host lists) is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import os
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
 
 from ._client import (
     DEFAULT_GROUP_API,
@@ -19,8 +27,65 @@ from ._client import (
     DEFAULT_TIMEOUT,
     NodeResponse,
 )
+from ._client import _STOP_WAIT_SECONDS, _CallToken, log
 from ._client import ClusterClient as _SyncClient
 from .exceptions import ClusterClientError, GroupOperationException
+
+T = TypeVar("T")
+
+
+async def _run(client: _SyncClient, call: Callable[..., T], *args: object) -> T:
+    """``call(*args)`` in a worker thread, its foreign calls observing a
+    token of their own: cancelling the awaiting task cancels them (a create
+    rolls back first), waits for the thread to end (at most
+    ``_STOP_WAIT_SECONDS``, shielded) and re-raises ``CancelledError``."""
+    token = _CallToken()
+
+    def work() -> T:
+        client._local.token = token
+        try:
+            return call(*args)
+        finally:
+            client._local.token = None
+            token.free()
+
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    future = loop.run_in_executor(None, functools.partial(context.run, work))
+    # Freed however the thread ends (also if it never ran).
+    future.add_done_callback(lambda _: token.free())
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        token.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), _STOP_WAIT_SECONDS)
+        except asyncio.TimeoutError:
+            log.error(
+                "cluster_client.aio: a cancelled call did not stop within %.0f s; "
+                "it ends in the background",
+                _STOP_WAIT_SECONDS,
+            )
+        except Exception:  # noqa: BLE001 - reported below
+            pass
+        _report_cancelled(future)
+        raise
+
+
+def _report_cancelled(future: "asyncio.Future[Any]") -> None:
+    """Logs how a cancelled call ended (and marks its exception seen)."""
+
+    def report(f: "asyncio.Future[Any]") -> None:
+        if f.cancelled():
+            return
+        e = f.exception()
+        if isinstance(e, ClusterClientError):
+            log.warning("cluster_client.aio: cancelled call: %s", e.message)
+
+    if future.done():
+        report(future)
+    else:
+        future.add_done_callback(report)
 
 
 class ClusterClient:
@@ -58,7 +123,7 @@ class ClusterClient:
 
     async def create_group_or_raise(self, group_id: str) -> None:
         """Creates the group everywhere or raises ``GroupOperationException``."""
-        await asyncio.to_thread(self._client.create_group_or_raise, group_id)
+        await _run(self._client, self._client.create_group_or_raise, group_id)
 
     async def create_group(self, group_id: str) -> bool:
         """Creates the group everywhere: ``True``, or ``False`` with the
@@ -75,7 +140,7 @@ class ClusterClient:
     async def delete_group(self, group_id: str) -> List[str]:
         """Deletes the group everywhere; the nodes where that failed (empty:
         gone everywhere)."""
-        failed, error = await asyncio.to_thread(self._delete, group_id)
+        failed, error = await _run(self._client, self._delete, group_id)
         self.last_error = error
         return failed
 
@@ -85,17 +150,17 @@ class ClusterClient:
 
     async def verify_group(self, host: str, group_id: str) -> bool:
         """Whether node ``host`` holds the group."""
-        return await asyncio.to_thread(self._client.verify_group, host, group_id)
+        return await _run(self._client, self._client.verify_group, host, group_id)
 
     async def verify_group_everywhere(self, group_id: str) -> Dict[str, Optional[bool]]:
         """Every node's answer at once (``None``: no usable answer)."""
-        return await asyncio.to_thread(self._client.verify_group_everywhere, group_id)
+        return await _run(self._client, self._client.verify_group_everywhere, group_id)
 
     async def request(
         self, method: str, path: str, body: Optional[bytes] = None
     ) -> NodeResponse:
         """One request to one node, with failover."""
-        return await asyncio.to_thread(self._client.request, method, path, body)
+        return await _run(self._client, self._client.request, method, path, body)
 
     def cluster_management(self) -> "ClusterManagement":
         """The nodes, their health and metrics (coroutine methods)."""

@@ -39,8 +39,72 @@ class ConfigFileNotFoundError(InvalidInput, FileNotFoundError):
         return self.message
 
 
-class ClientClosedError(ClusterClientError):
-    """The client was closed (or shut down) before or during the call."""
+class _HostLists:
+    """The three host lists of a group operation (empty when not relevant)."""
+
+    failed_hosts: List[str]
+    rollback_failed_hosts: List[str]
+    possible_orphans: List[str]
+
+    def _set_hosts(
+        self,
+        failed_hosts: Sequence[str],
+        rollback_failed_hosts: Sequence[str],
+        possible_orphans: Sequence[str],
+    ) -> None:
+        self.failed_hosts = list(failed_hosts)
+        self.rollback_failed_hosts = list(rollback_failed_hosts)
+        self.possible_orphans = list(possible_orphans)
+
+
+class ClientClosedError(ClusterClientError, _HostLists):
+    """The client was closed (or shut down) before or during the call.
+
+    A group operation that ``close()`` stopped part way names its nodes as
+    ``GroupOperationException`` does (a create rolled back what it had made
+    first): ``failed_hosts`` (nodes where it did not finish),
+    ``rollback_failed_hosts`` (the group is still there) and
+    ``possible_orphans`` (outcome unknown: the group may be there). The
+    lists are empty for a call refused before it started.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int = 7,
+        failed_hosts: Sequence[str] = (),
+        rollback_failed_hosts: Sequence[str] = (),
+        possible_orphans: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, code)
+        self._set_hosts(failed_hosts, rollback_failed_hosts, possible_orphans)
+
+
+class OperationCancelled(ClusterClientError, _HostLists):
+    """The call was cancelled before or while it ran: by Ctrl-C during a
+    blocking call (attached to the ``KeyboardInterrupt`` as its
+    ``cluster_client_error``) or by cancelling the task of a
+    ``cluster_client.aio`` call (logged; the task ends with
+    ``asyncio.CancelledError``).
+
+    A create cancelled part way rolled back what it had made first; the
+    host lists say where it stood, as ``GroupOperationException``'s:
+    ``failed_hosts``, ``rollback_failed_hosts`` (the group is still there)
+    and ``possible_orphans`` (outcome unknown: the group may be there,
+    e.g. on a node whose answer the call stopped waiting for). Empty for a
+    call cancelled before it started.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: int = 8,
+        failed_hosts: Sequence[str] = (),
+        rollback_failed_hosts: Sequence[str] = (),
+        possible_orphans: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, code)
+        self._set_hosts(failed_hosts, rollback_failed_hosts, possible_orphans)
 
 
 class RequestErrorException(ClusterClientError):
@@ -84,6 +148,7 @@ __all__ = [
     "InvalidInput",
     "ConfigFileNotFoundError",
     "ClientClosedError",
+    "OperationCancelled",
     "RequestErrorException",
     "GroupOperationException",
 ]
