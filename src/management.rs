@@ -86,6 +86,17 @@ impl ClusterManagement {
             .collect()
     }
 
+    /// The mean time the host resolver takes to pick where a one-node call
+    /// starts, over `picks` picks (for the benchmark's row).
+    #[doc(hidden)]
+    pub fn time_picks(&self, picks: u32) -> std::time::Duration {
+        let start = std::time::Instant::now();
+        for _ in 0..picks {
+            std::hint::black_box(self.cluster.candidates());
+        }
+        start.elapsed() / picks.max(1)
+    }
+
     /// How many hedged requests were sent, and how many of them answered
     /// first (zero without [`Hedging`](crate::Hedging)).
     pub fn hedges(&self) -> crate::HedgeCounts {

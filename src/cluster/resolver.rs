@@ -27,7 +27,7 @@ pub enum HostResolver {
 
 impl Cluster {
     /// The order in which a one-node call tries nodes.
-    pub(super) fn candidates(&self) -> Vec<usize> {
+    pub(crate) fn candidates(&self) -> Vec<usize> {
         let routable: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| self.nodes[i].is_healthy())
             .collect();

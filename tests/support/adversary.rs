@@ -30,7 +30,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{CallOptions, CancelToken, ClusterClient, Error, HostAddress, RetryPolicy};
+use cluster_client::{
+    CallOptions, CancelToken, ClusterClient, Error, Hedging, HostAddress, RetryPolicy,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -265,6 +267,8 @@ fn client(nodes: &TestCluster, n: usize) -> Result<ClusterClient, Error> {
         .operation_timeout(OPERATION_TIMEOUT)
         .max_response_bytes(BODY_LIMIT)
         .probe_interval(Duration::from_millis(20))
+        // One-node reads hedge (group operations never do): the invariants hold with it on.
+        .hedging(Hedging::after(Duration::from_millis(10)).budget_percent(50.0))
         .build()
 }
 
