@@ -346,6 +346,7 @@ pub struct CallOptions {
     retry_policy: Option<RetryPolicy>,
     cancel: Option<CancelToken>,
     hedging: Option<bool>,
+    request_timeout: Option<Duration>,
 }
 
 impl CallOptions {
@@ -357,6 +358,15 @@ impl CallOptions {
     /// All attempts and backoff of one call (at most a year).
     pub fn operation_timeout(mut self, timeout: Duration) -> CallOptions {
         self.operation_timeout = Some(timeout.min(Duration::from_secs(365 * 24 * 3600)));
+        self
+    }
+
+    /// Each attempt of these calls, start to last body byte (at most the
+    /// client's `request_timeout`, which bounds every connection; a longer
+    /// value changes nothing). A timeout this short setting causes is not
+    /// held against the node's health.
+    pub fn request_timeout(mut self, timeout: Duration) -> CallOptions {
+        self.request_timeout = Some(timeout.min(Duration::from_secs(365 * 24 * 3600)));
         self
     }
 
@@ -386,6 +396,7 @@ impl CallOptions {
             operation_timeout: self.operation_timeout.unwrap_or(base.operation_timeout),
             cancel: self.cancel.or_else(|| base.cancel.clone()),
             hedge: self.hedging.unwrap_or(base.hedge),
+            request_timeout: self.request_timeout.or(base.request_timeout),
         }
     }
 }

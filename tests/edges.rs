@@ -280,3 +280,28 @@ fn shutdown_during_a_journaled_create_leaves_what_the_grace_missed_to_recover() 
     let report = later.recover().unwrap();
     assert!(nodes.nodes_with_group("g").is_empty(), "{report:?}");
 }
+
+#[test]
+fn a_handles_request_timeout_bounds_each_attempt() {
+    let nodes = TestCluster::start(1).unwrap();
+    nodes
+        .node(0)
+        .inject(FaultRule::new(Fault::NeverAnswer).always());
+    let c = fast_builder(&nodes)
+        .request_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let quick = c.with_options(
+        CallOptions::new()
+            .request_timeout(Duration::from_millis(200))
+            .retry_policy(RetryPolicy::none()),
+    );
+    let start = Instant::now();
+    assert!(quick.request("GET", "/", None).is_err());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}

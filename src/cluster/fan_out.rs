@@ -246,7 +246,7 @@ impl Cluster {
         attempt: &AttemptFn,
         opts: &CallSpec,
     ) -> Vec<RoundAnswer> {
-        let deadline = self.deadline_of(opts);
+        let deadline = self.attempt_deadline(opts);
         let sheltered = opts.sheltered;
         if pending.len() == 1 && opts.cancel.is_none() {
             // One node, nothing to cancel it: no thread hop needed.

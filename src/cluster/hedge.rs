@@ -180,7 +180,7 @@ impl Cluster {
         hedger.deposit();
         let delay = self.hedge_delay(hedger)?;
         let pool = self.pool().ok()?;
-        let deadline = self.deadline_of(opts);
+        let deadline = self.attempt_deadline(opts);
         let (tx, rx) = crossbeam_channel::bounded::<Tried>(2);
         let abandons = [Arc::new(Abandon::default()), Arc::new(Abandon::default())];
         let spawn = |idx: usize, abandon: Arc<Abandon>| {

@@ -174,6 +174,7 @@ impl Cluster {
             operation_timeout: self.defaults.operation_timeout,
             cancel: None,
             hedge: true,
+            request_timeout: None,
         }
     }
 

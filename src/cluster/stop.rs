@@ -109,6 +109,8 @@ pub(crate) struct CallSpec {
     pub sheltered: bool,
     /// A hedgeable one-node read may be hedged (when the client hedges).
     pub hedge: bool,
+    /// Each attempt's own bound, when shorter than the client's.
+    pub request_timeout: Option<Duration>,
 }
 
 /// What a client handle's calls start from: its policy, its operation
@@ -120,6 +122,8 @@ pub(crate) struct CallScope {
     pub cancel: Option<CancelToken>,
     /// One-node reads may be hedged (when the client hedges).
     pub hedge: bool,
+    /// Each attempt's bound, when this handle sets one.
+    pub request_timeout: Option<Duration>,
 }
 
 impl CallScope {
@@ -132,6 +136,7 @@ impl CallScope {
             cancel: self.cancel.clone(),
             sheltered: false,
             hedge: self.hedge,
+            request_timeout: self.request_timeout,
         }
     }
 
@@ -198,6 +203,16 @@ impl Cluster {
         match self.shut_at.get() {
             Some(at) if spec.sheltered => spec.deadline.min(*at + COMPENSATION_GRACE),
             _ => spec.deadline,
+        }
+    }
+
+    /// The deadline of one attempt starting now: the call's, or sooner
+    /// when the call sets its own request timeout.
+    pub(crate) fn attempt_deadline(&self, spec: &CallSpec) -> Instant {
+        let call = self.deadline_of(spec);
+        match spec.request_timeout {
+            Some(t) => call.min(Instant::now() + t),
+            None => call,
         }
     }
 
