@@ -3,40 +3,15 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::Path;
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{ClusterClient, Error, Intent, NodeRepair, RetryPolicy};
-use common::{fast_builder, host};
+use cluster_client::{ClusterClient, Error, Intent, NodeRepair};
+use common::{fast_builder, host, journal_path};
 use proptest::prelude::*;
 
-/// A fresh journal path under the cargo target dir (or the temp dir).
-fn journal_path(name: &str) -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!(
-        "journal-tests-{}-{name}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("sagas.journal")
-}
-
-fn client(nodes: &TestCluster, journal: &PathBuf) -> ClusterClient {
-    fast_builder(nodes)
-        .retry_policy(RetryPolicy::exponential(
-            2,
-            Duration::from_millis(2),
-            Duration::from_millis(10),
-        ))
-        .journal(journal)
-        .build()
-        .expect("client with journal")
+fn client(nodes: &TestCluster, journal: &Path) -> ClusterClient {
+    common::journal_client(nodes, journal)
 }
 
 #[test]

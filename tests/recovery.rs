@@ -4,35 +4,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{ClusterClient, Error, Intent, JournalErrorKind, RetryPolicy};
-use common::{fast_builder, host};
-
-fn journal_path(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "recovery-{}-{name}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join("sagas.journal")
-}
+use cluster_client::{ClusterClient, Error, Intent, JournalErrorKind};
+use common::{fast_builder, host, journal_path};
 
 fn client(nodes: &TestCluster, journal: &Path) -> ClusterClient {
-    fast_builder(nodes)
-        .retry_policy(RetryPolicy::exponential(
-            2,
-            Duration::from_millis(2),
-            Duration::from_millis(10),
-        ))
-        .journal(journal)
-        .build()
-        .expect("client with journal")
+    common::journal_client(nodes, journal)
 }
 
 /// A create that fails on node 2 and cannot roll back on node 0: the

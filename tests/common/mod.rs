@@ -56,3 +56,30 @@ pub fn host(nodes: &TestCluster, i: usize) -> HostAddress {
         .parse()
         .expect("a test node's URL is a host")
 }
+
+/// A fresh journal path in a directory of its own under the cargo target
+/// dir, and a client on it with quick retries.
+pub fn journal_path(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "journal-tests-{}-{name}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join("sagas.journal")
+}
+
+/// A client on `journal` with 2 attempts a few milliseconds apart.
+pub fn journal_client(nodes: &TestCluster, journal: &std::path::Path) -> ClusterClient {
+    fast_builder(nodes)
+        .retry_policy(RetryPolicy::exponential(
+            2,
+            Duration::from_millis(2),
+            Duration::from_millis(10),
+        ))
+        .journal(journal)
+        .build()
+        .expect("client with journal")
+}
