@@ -49,6 +49,7 @@ mod groups;
 mod journal;
 mod management;
 mod node;
+mod random;
 mod request;
 mod retry;
 mod saga;

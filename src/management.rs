@@ -53,8 +53,8 @@ impl ClusterManagement {
             .collect()
     }
 
-    /// Nodes currently considered unhealthy (half-open nodes included, until
-    /// an attempt on them succeeds).
+    /// Nodes currently considered unhealthy: `unhealthy_after` attempts in
+    /// a row failed, and no attempt or probe has succeeded since.
     pub fn unhealthy_nodes(&self) -> Vec<HostAddress> {
         self.cluster
             .nodes

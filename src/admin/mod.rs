@@ -81,7 +81,7 @@ impl ClusterAdmin {
 
     /// Sends one request and returns the node's JSON answer; ArangoDB
     /// error bodies, non-2xx statuses and malformed JSON are typed errors.
-    fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Answer, Error> {
+    fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<JsonAnswer, Error> {
         let path = self.path(path);
         let resp = self
             .cluster
@@ -111,7 +111,7 @@ impl ClusterAdmin {
             });
         }
         match parsed {
-            Ok(value) => Ok(Answer {
+            Ok(value) => Ok(JsonAnswer {
                 host: resp.host,
                 path,
                 status: resp.status,
@@ -126,7 +126,7 @@ impl ClusterAdmin {
         }
     }
 
-    fn get(&self, path: &str) -> Result<Answer, Error> {
+    fn get(&self, path: &str) -> Result<JsonAnswer, Error> {
         self.call("GET", path, None)
     }
 
@@ -314,14 +314,14 @@ fn string_field(v: &Value, key: &str) -> Option<String> {
 }
 
 /// A 2xx JSON answer from one node.
-struct Answer {
+struct JsonAnswer {
     host: HostAddress,
     path: String,
     status: u16,
     value: Value,
 }
 
-impl Answer {
+impl JsonAnswer {
     /// The typed error for an answer this crate cannot use.
     fn malformed(&self, reason: impl Into<String>) -> Error {
         Error::UnexpectedResponse {

@@ -22,7 +22,7 @@ use crate::address::HostAddress;
 use crate::error::Error;
 use crate::node::health::ProbeSchedule;
 use crate::node::pool::PoolLimits;
-use crate::node::{Connections, Credentials, HealthEvent, Node, NodeSettings, Operation};
+use crate::node::{ConnectionSettings, Credentials, HealthEvent, Node, NodeSettings, Operation};
 use crate::retry::{RetryBudget, RetryPolicy};
 
 pub(crate) use self::background::Callbacks;
@@ -91,7 +91,7 @@ impl Cluster {
     /// Builds every node from the checked settings, each with its pool of
     /// HTTP connections, and starts the background thread.
     pub fn start(settings: ClusterSettings) -> Result<Arc<Cluster>, Error> {
-        let connections = Connections::new(
+        let connections = ConnectionSettings::new(
             settings.connect_timeout,
             settings.request_timeout,
             settings.max_response_bytes,

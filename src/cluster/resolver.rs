@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use super::Cluster;
-use crate::retry::random_u64;
+use crate::random::random_u64;
 
 /// How a one-node request picks its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

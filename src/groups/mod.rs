@@ -28,7 +28,7 @@ use crate::address::{validate_group_id, HostAddress};
 use crate::cluster::{CallScope, CallSpec, Cluster, NodeOutcome};
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::Answer;
-use crate::retry::random_u64;
+use crate::random::random_u64;
 
 pub(super) fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -7,7 +7,7 @@ use super::ledger::{Ledger, Running};
 use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::journal::{CreateOutcome, Journal, Record, SagaEnd, SagaOp};
-use crate::retry::random_u64;
+use crate::random::random_u64;
 
 /// One saga's records.
 pub(super) struct Trail<'a> {

@@ -7,7 +7,7 @@ fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "cluster-client-journal-{name}-{}-{}",
         std::process::id(),
-        crate::retry::random_u64()
+        crate::random::random_u64()
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir

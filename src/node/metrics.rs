@@ -21,7 +21,7 @@ pub struct ConnectionPoolMetrics {
     pub connections_created_with_error: u64,
     /// Idle connections closed by the purge (`purge_unused_connections_after`).
     pub connections_purged: u64,
-    /// Connections closed for any reason, purges included.
+    /// ConnectionSettings closed for any reason, purges included.
     pub connections_closed: u64,
     /// Attempts that got an answer other than a 5xx.
     pub operations_executed: u64,
@@ -72,7 +72,7 @@ const fn counter(
 pub const POOL_METRICS: [MetricInfo; 8] = [
     MetricInfo {
         name: "curr_connections",
-        help: "Connections open to the node now.",
+        help: "ConnectionSettings open to the node now.",
         kind: MetricKind::Gauge,
         get: |m| m.curr_connections,
     },
@@ -93,7 +93,7 @@ pub const POOL_METRICS: [MetricInfo; 8] = [
     ),
     counter(
         "connections_closed",
-        "Connections to the node closed for any reason.",
+        "ConnectionSettings to the node closed for any reason.",
         |m| m.connections_closed,
     ),
     counter(

@@ -52,9 +52,9 @@ impl From<Response> for Answer {
 
 /// How every node's connections are made: timeouts, the body limit, proxy,
 /// trusted roots and credentials (checked once for the whole client).
-pub(crate) struct Connections(TransportConfig);
+pub(crate) struct ConnectionSettings(TransportConfig);
 
-impl Connections {
+impl ConnectionSettings {
     pub fn new(
         connect_timeout: Duration,
         request_timeout: Duration,
@@ -62,8 +62,8 @@ impl Connections {
         proxy_from_env: bool,
         root_certs_pem: Option<Vec<u8>>,
         credentials: Option<&Credentials>,
-    ) -> Result<Connections, Error> {
-        Ok(Connections(TransportConfig {
+    ) -> Result<ConnectionSettings, Error> {
+        Ok(ConnectionSettings(TransportConfig {
             connect_timeout,
             request_timeout,
             max_response_bytes,
@@ -132,7 +132,7 @@ impl Node {
     pub fn pooled(
         index: usize,
         address: HostAddress,
-        connections: &Connections,
+        connections: &ConnectionSettings,
         settings: &NodeSettings,
         events: Sender<HealthEvent>,
     ) -> Result<Node, Error> {

@@ -226,13 +226,6 @@ pub(crate) fn next_wait(
     Ok(wait)
 }
 
-/// A random number for jitter, random node choice and request ids (not
-/// for secrets): the thread-local generator of `rand`, already in the tree
-/// through `retry`.
-pub(crate) fn random_u64() -> u64 {
-    rand::random()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

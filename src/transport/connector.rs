@@ -20,7 +20,7 @@ use super::ConnectionObserver;
 /// address; a name is looked up by ureq's resolver when a connection is
 /// made and the answer kept for [`NAME_TTL`] (dropped at once when a
 /// connect fails, so a moved node is found again).
-pub(super) struct NodeResolver {
+pub(super) struct NameLookup {
     /// No proxy: every lookup is of the node's own host.
     pub(super) direct: bool,
     pub(super) ip: Option<std::net::SocketAddr>,
@@ -31,7 +31,7 @@ pub(super) struct NodeResolver {
 /// How long a looked-up name is trusted.
 const NAME_TTL: Duration = Duration::from_secs(30);
 
-impl NodeResolver {
+impl NameLookup {
     fn forget(&self) {
         if self.ip.is_none() {
             *self.cache.lock() = None;
@@ -39,19 +39,17 @@ impl NodeResolver {
     }
 }
 
-impl fmt::Debug for NodeResolver {
+impl fmt::Debug for NameLookup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NodeResolver")
-            .field("ip", &self.ip)
-            .finish()
+        f.debug_struct("NameLookup").field("ip", &self.ip).finish()
     }
 }
 
 /// The node's resolver, shared by its slots' agents.
 #[derive(Debug)]
-pub(super) struct SharedResolver(pub(super) Arc<NodeResolver>);
+pub(super) struct SharedLookup(pub(super) Arc<NameLookup>);
 
-impl Resolver for SharedResolver {
+impl Resolver for SharedLookup {
     fn resolve(
         &self,
         uri: &http::Uri,
@@ -84,7 +82,7 @@ pub(super) struct CountingConnector {
     pub(super) events: Arc<dyn ConnectionObserver>,
     pub(super) sent: Arc<AtomicBool>,
     pub(super) live: Arc<AtomicUsize>,
-    pub(super) resolver: Arc<NodeResolver>,
+    pub(super) resolver: Arc<NameLookup>,
 }
 
 impl fmt::Debug for CountingConnector {

@@ -1,4 +1,5 @@
-//! The only file that knows ureq: a [`Request`] goes in, a [`Response`] or a
+//! With `connector.rs` beside it, the only code that knows ureq: a
+//! [`Request`] goes in, a [`Response`] or a
 //! classified [`NodeError`] comes out. Connections are made by a counting
 //! connector, so the node's metrics see every real connect and close.
 
@@ -18,7 +19,7 @@ use crate::error::{Cause, Error, NodeError};
 
 mod connector;
 
-use self::connector::{CountingConnector, NodeResolver, SharedResolver};
+use self::connector::{CountingConnector, NameLookup, SharedLookup};
 
 /// Settings every connection of the client shares.
 #[derive(Clone)]
@@ -165,7 +166,7 @@ pub(crate) struct NodeTransport {
     events: Arc<dyn ConnectionObserver>,
     max_response_bytes: usize,
     request_timeout: Duration,
-    resolver: Arc<NodeResolver>,
+    resolver: Arc<NameLookup>,
     headers: Headers,
 }
 
@@ -230,7 +231,7 @@ impl NodeTransport {
             events,
             max_response_bytes: cfg.max_response_bytes,
             request_timeout: cfg.request_timeout,
-            resolver: Arc::new(NodeResolver {
+            resolver: Arc::new(NameLookup {
                 // Through a proxy ureq resolves the proxy's host too: then
                 // nothing is fixed or cached here.
                 direct,
@@ -256,7 +257,7 @@ impl NodeTransport {
         let agent = Agent::with_parts(
             self.config.clone(),
             connector,
-            SharedResolver(self.resolver.clone()),
+            SharedLookup(self.resolver.clone()),
         );
         SlotConnection {
             agent,
