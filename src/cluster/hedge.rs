@@ -37,7 +37,7 @@ pub enum HedgeDelay {
 ///
 /// let client = ClusterClient::builder()
 ///     .hosts(["http://127.0.0.1:8000", "http://127.0.0.1:8001"])
-///     .hedging(Hedging::after_percentile(95).budget_percent(5.0))
+///     .hedging(Hedging::after_percentile(95).budget_percent(5))
 ///     .build()?;
 /// # Ok::<(), cluster_client::Error>(())
 /// ```
@@ -67,8 +67,8 @@ impl Hedging {
 
     /// Hedges are at most this share of requests (0–100; `build()`
     /// refuses anything else).
-    pub fn budget_percent(mut self, percent: f64) -> Hedging {
-        self.budget_percent = percent;
+    pub fn budget_percent(mut self, percent: impl Into<f64>) -> Hedging {
+        self.budget_percent = percent.into();
         self
     }
 
