@@ -196,7 +196,7 @@ void cc_cancel_free(struct CcCancel *token);
 // [`cc_cancel`] they return `CC_CANCELLED` promptly (a create rolls back
 // what it made first). `client` keeps its own calls uncancelled.
 //
-// Free it with [`cc_client_free`] (which, for such a handle, does not shut
+// Free it with [`cc_client_free`](crate::ffi::cc_client_free) (which, for such a handle, does not shut
 // down the client it shares; `cc_client_shutdown`
 // on it does). It may outlive `client` and `token` (it keeps what it needs);
 // its calls return `CC_SHUT_DOWN` once the shared client is shut down or
