@@ -176,11 +176,18 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
             .iter()
             .map(|k| l[*k].as_f64().unwrap_or(-1.0))
             .collect();
-        assert!(0.25 <= p[0] && p[0] <= p[1] && p[1] <= p[2], "{url}: {metrics}");
+        assert!(
+            0.25 <= p[0] && p[0] <= p[1] && p[1] <= p[2],
+            "{url}: {metrics}"
+        );
     }
     assert_eq!(v["latency"].as_object().map(|o| o.len()), Some(hosts.len()));
     // The demo's client does not hedge.
-    assert_eq!(v["hedges"], serde_json::json!({"sent": 0, "won": 0}), "{metrics}");
+    assert_eq!(
+        v["hedges"],
+        serde_json::json!({"sent": 0, "won": 0}),
+        "{metrics}"
+    );
     for info in cluster_client::POOL_METRICS {
         assert!(
             stdout.contains(info.name),

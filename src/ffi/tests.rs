@@ -785,7 +785,7 @@ fn metrics_json_has_answer_times_and_hedges() {
         for p in ["p50_ms", "p90_ms", "p99_ms"] {
             let ms = fast[p].as_f64().unwrap_or(-1.0);
             // The upper bound of a bucket: 0.25 ms doubling.
-            assert!(ms >= 0.25 && ms < 1000.0, "{p}: {text}");
+            assert!((0.25..1000.0).contains(&ms), "{p}: {text}");
         }
         // The pool metrics are as before, one object per node.
         for n in nodes.nodes() {
