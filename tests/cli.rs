@@ -293,7 +293,33 @@ fn metrics_plain_json_and_prometheus() {
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.starts_with("METRIC"), "{out}");
-    assert_eq!(out.lines().count(), 1 + POOL_METRICS.len(), "{out}");
+    // The pool table, a blank line, the answer-time table (a header and a
+    // row per node), a blank line, the hedges line.
+    assert_eq!(
+        out.lines().count(),
+        1 + POOL_METRICS.len() + 1 + (1 + 2) + 1 + 1,
+        "{out}"
+    );
+    let times_header = out.lines().nth(2 + POOL_METRICS.len()).unwrap_or_default();
+    assert_eq!(
+        times_header.split_whitespace().collect::<Vec<_>>(),
+        ["NODE", "ANSWERS", "P50", "P90", "P99"],
+        "{out}"
+    );
+    for url in nodes.urls() {
+        // Nothing measured in a run that sends nothing.
+        assert!(
+            out.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                    == [url.as_str(), "0", "-", "-", "-"]),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        out.lines().last(),
+        Some("hedges: 0 sent, 0 won (second requests for slow one-node reads, all nodes)"),
+        "{out}"
+    );
     let header = out.lines().next().unwrap_or_default();
     for url in nodes.urls() {
         assert!(header.contains(&url), "{out}");
@@ -320,7 +346,15 @@ fn metrics_plain_json_and_prometheus() {
             "{v}"
         );
         assert_eq!(v[url.as_str()]["operations_executed"], 0);
+        assert_eq!(
+            v["latency"][url.as_str()],
+            serde_json::json!({"count": 0, "p50_ms": 0.0, "p90_ms": 0.0, "p99_ms": 0.0}),
+            "{v}"
+        );
     }
+    assert_eq!(v["latency"].as_object().map(|m| m.len()), Some(2), "{v}");
+    assert_eq!(v["hedges"], serde_json::json!({"sent": 0, "won": 0}), "{v}");
+    assert_eq!(v.as_object().map(|m| m.len()), Some(2 + 2), "{v}");
 
     let o = ctl(&nodes, &["metrics", "--prometheus"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
@@ -652,6 +686,25 @@ fn nodes_shows_reachable_group_api_and_health() {
         // A read-only check does not prove the group API: "?" (unchecked).
         assert_eq!(cells, [url.as_str(), "yes", "?", "healthy"], "{out}");
     }
+    // Under it, the answer times: one answered verify per node.
+    let (_, times) = out.split_once("\n\n").expect("a second table");
+    let mut lines = times.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["NODE", "ANSWERS", "P50", "P90", "P99"]),
+        "{out}"
+    );
+    for url in nodes.urls() {
+        let cells: Vec<&str> = lines
+            .next()
+            .expect("a row per node")
+            .split_whitespace()
+            .collect();
+        assert_eq!(cells[..2], [url.as_str(), "1"], "{out}");
+        assert!(cells[2..].iter().all(|c| c.ends_with('s')), "{out}");
+    }
     let o = ctl(&nodes, &["nodes", "--round-trip"]);
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
@@ -667,6 +720,17 @@ fn nodes_shows_reachable_group_api_and_health() {
     assert_eq!(code(&o), Some(0), "{}", stderr(&o));
     assert_eq!(json(&o)["nodes"][0]["group_api"], true);
     assert_eq!(json(&o)["nodes"][0]["group_api_checked"], true);
+    // The answer times of this run's client: the read-only check answered.
+    for (i, url) in nodes.urls().iter().enumerate() {
+        let l = &json(&o)["nodes"][i]["latency"];
+        assert!(l["count"].as_u64() >= Some(1), "{url}: {l}");
+        let p: Vec<f64> = ["p50_ms", "p90_ms", "p99_ms"]
+            .iter()
+            .map(|k| l[*k].as_f64().unwrap_or(-1.0))
+            .collect();
+        assert!(0.25 <= p[0] && p[0] <= p[1] && p[1] <= p[2], "{url}: {l}");
+    }
+    assert_eq!(json(&o)["hedges"], serde_json::json!({"sent": 0, "won": 0}));
     for n in nodes.nodes() {
         assert!(
             n.groups().is_empty(),
@@ -1321,4 +1385,140 @@ fn a_bad_request_path_exits_2_and_sends_nothing() {
     for n in nodes.nodes() {
         assert_eq!(n.request_count(), 0);
     }
+}
+
+#[test]
+fn resolver_option_picks_where_one_node_calls_start() {
+    let nodes = TestCluster::start(3).expect("nodes start");
+    let first = nodes.node(0).url();
+    for _ in 0..3 {
+        let o = ctl(
+            &nodes,
+            &[
+                "--resolver",
+                "fallback",
+                "--json",
+                "request",
+                "GET",
+                "/_admin/server/id",
+            ],
+        );
+        assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+        assert_eq!(json(&o)["host"], first.as_str());
+    }
+    for name in ["round_robin", "random", "least_loaded"] {
+        let o = ctl(
+            &nodes,
+            &["--resolver", name, "request", "GET", "/_admin/server/id"],
+        );
+        assert_eq!(code(&o), Some(0), "{name}: {}", stderr(&o));
+        assert!(stdout(&o).starts_with("HTTP 200 from http://127.0.0.1:"));
+    }
+    // The option overrides the file's host_resolver.
+    let config = ConfigFile::new(
+        "resolver",
+        &format!(
+            "hosts = [{}]\nhost_resolver = \"least_loaded\"\n",
+            nodes
+                .urls()
+                .iter()
+                .map(|u| format!("{u:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let o = run(&[
+        "--config",
+        config.path(),
+        "--resolver",
+        "fallback",
+        "--json",
+        "request",
+        "GET",
+        "/_admin/server/id",
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["host"], first.as_str());
+    let o = run(&[
+        "--config",
+        config.path(),
+        "request",
+        "GET",
+        "/_admin/server/id",
+    ]);
+    assert_eq!(
+        code(&o),
+        Some(0),
+        "least_loaded from the file: {}",
+        stderr(&o)
+    );
+
+    // An unknown name is bad usage: exit 2, nothing sent.
+    let before = nodes.node(0).request_count();
+    let o = ctl(&nodes, &["--resolver", "fastest", "request", "GET", "/"]);
+    assert_eq!(code(&o), Some(2));
+    assert!(
+        stderr(&o).contains("--resolver") && stderr(&o).contains("least_loaded"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(nodes.node(0).request_count(), before);
+    let usage = stdout(&run(&["--help"]));
+    assert!(
+        usage.contains("--resolver NAME") && usage.contains("[hedging]"),
+        "{usage}"
+    );
+}
+
+#[test]
+fn hedging_comes_from_the_config_file() {
+    let nodes = TestCluster::start(2).expect("nodes start");
+    // The first node (where a fallback client starts) holds its answer back.
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Delay(std::time::Duration::from_secs(2)))
+            .method("GET")
+            .path_prefix("/_admin/server/id")
+            .always(),
+    );
+    let hosts = nodes
+        .urls()
+        .iter()
+        .map(|u| format!("{u:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = ConfigFile::new(
+        "hedging",
+        &format!(
+            "hosts = [{hosts}]\nhost_resolver = \"fallback\"\n\n[hedging]\nenabled = true\n\
+             delay = \"30ms\"\nbudget_percent = 100\n"
+        ),
+    );
+    let start = std::time::Instant::now();
+    let o = run(&[
+        "--config",
+        config.path(),
+        "--json",
+        "request",
+        "GET",
+        "/_admin/server/id",
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        json(&o)["host"],
+        nodes.node(1).url().as_str(),
+        "the hedge won"
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(1900),
+        "{:?}",
+        start.elapsed()
+    );
+    // A bad [hedging] value is a configuration error naming its key.
+    let bad = ConfigFile::new(
+        "hedging-bad",
+        &format!("hosts = [{hosts}]\n[hedging]\nenabled = true\ndelay = \"p150\"\n"),
+    );
+    let o = run(&["--config", bad.path(), "metrics"]);
+    assert_eq!(code(&o), Some(2));
+    assert!(stderr(&o).contains("hedging.delay"), "{}", stderr(&o));
 }

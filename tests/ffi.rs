@@ -169,7 +169,25 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
             m["operations_executed"].as_u64() >= Some(4),
             "{url}: {metrics}"
         );
+        // ... each timed: the node's answer times beside its pool metrics.
+        let l = &v["latency"][url.as_str()];
+        assert!(l["count"].as_u64() >= Some(4), "{url}: {metrics}");
+        let p: Vec<f64> = ["p50_ms", "p90_ms", "p99_ms"]
+            .iter()
+            .map(|k| l[*k].as_f64().unwrap_or(-1.0))
+            .collect();
+        assert!(
+            0.25 <= p[0] && p[0] <= p[1] && p[1] <= p[2],
+            "{url}: {metrics}"
+        );
     }
+    assert_eq!(v["latency"].as_object().map(|o| o.len()), Some(hosts.len()));
+    // The demo's client does not hedge.
+    assert_eq!(
+        v["hedges"],
+        serde_json::json!({"sent": 0, "won": 0}),
+        "{metrics}"
+    );
     for info in cluster_client::POOL_METRICS {
         assert!(
             stdout.contains(info.name),

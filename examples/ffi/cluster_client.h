@@ -440,7 +440,13 @@ int cc_unhealthy_nodes(const struct CcClient *client,
 // Sets `*out` to a new string with the pool metrics of every node as a
 // JSON object keyed by node address; each value holds every pool metric
 // (`curr_connections`, `connections_created`, ... as listed by the Rust
-// `POOL_METRICS`). Free it with `cc_string_free`.
+// `POOL_METRICS`). Two more keys, never an address (addresses are URLs):
+// `"latency"`, each node's answer times keyed by address, as
+// `{"count": n, "p50_ms": x, "p90_ms": x, "p99_ms": x}` (milliseconds, the
+// upper bound of the histogram bucket each falls in; 0 while `count` is
+// 0), and `"hedges"`: `{"sent": n, "won": n}` for the client (second
+// requests for slow one-node reads, and how many answered first). Free it
+// with `cc_string_free`.
 //
 // # Safety
 //

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int};
 use std::ptr;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::client::{client_arg, CcClient};
 use super::errors::{guard, out_arg, CcError, Failure};
@@ -89,17 +89,47 @@ pub unsafe extern "C" fn cc_unhealthy_nodes(
     unsafe { host_list(client, out, err, ClusterManagement::unhealthy_nodes) }
 }
 
+/// A duration in milliseconds, for JSON.
+fn millis(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 /// The pool metrics of every node as a JSON object keyed by node address,
-/// each with every field of `POOL_METRICS` (keys sorted at both levels).
+/// each with every field of `POOL_METRICS` (keys sorted at both levels),
+/// plus two keys that are not addresses (an address is a URL): `"latency"`,
+/// each node's answer times keyed by address (`{"count", "p50_ms",
+/// "p90_ms", "p99_ms"}`), and `"hedges"` (`{"sent", "won"}`, the client's).
 fn metrics_json(client: &ClusterClient) -> String {
+    let m = client.cluster_management();
     let mut all = Map::new();
-    for (host, m) in client.cluster_management().connection_pool_metrics() {
+    for (host, metrics) in m.connection_pool_metrics() {
         let fields: Map<String, Value> = POOL_METRICS
             .iter()
-            .map(|info| (info.name.to_string(), Value::from((info.get)(&m))))
+            .map(|info| (info.name.to_string(), Value::from((info.get)(&metrics))))
             .collect();
         all.insert(host.to_string(), Value::Object(fields));
     }
+    let latency: Map<String, Value> = m
+        .latency()
+        .into_iter()
+        .map(|(host, l)| {
+            (
+                host.to_string(),
+                json!({
+                    "count": l.count,
+                    "p50_ms": millis(l.p50),
+                    "p90_ms": millis(l.p90),
+                    "p99_ms": millis(l.p99),
+                }),
+            )
+        })
+        .collect();
+    all.insert("latency".to_string(), Value::Object(latency));
+    let hedges = m.hedges();
+    all.insert(
+        "hedges".to_string(),
+        json!({ "sent": hedges.sent, "won": hedges.won }),
+    );
     Value::Object(all).to_string()
 }
 
@@ -130,7 +160,13 @@ unsafe fn text_out(
 /// Sets `*out` to a new string with the pool metrics of every node as a
 /// JSON object keyed by node address; each value holds every pool metric
 /// (`curr_connections`, `connections_created`, ... as listed by the Rust
-/// `POOL_METRICS`). Free it with `cc_string_free`.
+/// `POOL_METRICS`). Two more keys, never an address (addresses are URLs):
+/// `"latency"`, each node's answer times keyed by address, as
+/// `{"count": n, "p50_ms": x, "p90_ms": x, "p99_ms": x}` (milliseconds, the
+/// upper bound of the histogram bucket each falls in; 0 while `count` is
+/// 0), and `"hedges"`: `{"sent": n, "won": n}` for the client (second
+/// requests for slow one-node reads, and how many answered first). Free it
+/// with `cc_string_free`.
 ///
 /// # Safety
 ///

@@ -223,6 +223,10 @@ def test_help_shows_the_real_defaults() -> None:
         "initial_delay": 1.0,
         "max_delay": 10.0,
         "group_api": "reference",
+        "host_resolver": None,
+        "hedging": None,
+        "hedge_delay": None,
+        "hedge_budget_percent": None,
     }
     for cls in (ClusterClient, aio.ClusterClient):
         params = inspect.signature(cls).parameters
@@ -627,6 +631,102 @@ def test_management(client: ClusterClient, nodes: TestNodes) -> None:
     for _ in range(3):
         client.create_group("while-down")
     assert nodes.hosts[2] in m.unhealthy_nodes()
+
+
+def test_latency_and_hedges_per_node(client: ClusterClient, nodes: TestNodes) -> None:
+    m = client.cluster_management()
+    before = m.latency()
+    assert set(before) == set(nodes.hosts)
+    assert all(t == cluster_client.LatencySummary(0, 0.0, 0.0, 0.0) for t in before.values())
+    assert m.hedges() == cluster_client.HedgeCounts(sent=0, won=0)
+    assert client.create_group("timed")
+    after = m.latency()
+    for host in nodes.hosts:
+        t = after[host]
+        assert isinstance(t, cluster_client.LatencySummary)
+        assert t.count >= 2, host  # a create and its verify
+        # Seconds, the upper bound of a bucket (250 µs doubling).
+        assert 0.00025 <= t.p50 <= t.p90 <= t.p99 < 10.0, t
+    # The pool metrics keep their shape: nodes only, integers only.
+    assert set(m.connection_pool_metrics()) == set(nodes.hosts)
+
+
+def test_resolvers_by_name(nodes: TestNodes) -> None:
+    for name in ("round_robin", "random", "fallback", "least_loaded"):
+        with ClusterClient(nodes.hosts, host_resolver=name, **FAST) as c:
+            for _ in range(4):
+                assert c.request("GET", "/_admin/server/id").status == 200
+            assert sum(t.count for t in c.cluster_management().latency().values()) == 4
+    with ClusterClient(nodes.hosts, host_resolver="fallback", **FAST) as c:
+        assert {c.request("GET", "/_admin/server/id").host for _ in range(3)} == {
+            nodes.hosts[0]
+        }
+    for bad in ("fastest", "least-loaded", 3):
+        with pytest.raises(InvalidInput):
+            ClusterClient(nodes.hosts, host_resolver=bad)  # type: ignore[arg-type]
+
+
+def test_hedging_keywords(start_nodes) -> None:  # type: ignore[no-untyped-def]
+    nodes = start_nodes(2)
+    nodes.command("latency 0 1s")  # the node a fallback client starts at is slow
+    with ClusterClient(
+        nodes.hosts,
+        host_resolver="fallback",
+        hedging=True,
+        hedge_delay=0.03,
+        hedge_budget_percent=100,
+        **FAST,
+    ) as c:
+        start = time.monotonic()
+        r = c.request("GET", "/_admin/server/id")
+        assert time.monotonic() - start < 0.9
+        assert r.status == 200 and r.host == nodes.hosts[1], r.host
+        m = c.cluster_management()
+        assert m.hedges() == cluster_client.HedgeCounts(sent=1, won=1)
+        assert m.latency()[nodes.hosts[1]].count == 1
+        assert "cluster_client_hedges_won_total" in m.prometheus()
+    # Off (the default): the slow node answers, nothing hedged.
+    with ClusterClient(nodes.hosts, host_resolver="fallback", **FAST) as c:
+        assert c.request("GET", "/_admin/server/id").host == nodes.hosts[0]
+        assert c.cluster_management().hedges() == (0, 0)
+    for bad in (
+        dict(hedging="yes"),
+        dict(hedging=True, hedge_delay="soon"),
+        dict(hedging=True, hedge_delay="p150"),
+        dict(hedging=True, hedge_delay=-1),
+        dict(hedging=True, hedge_budget_percent=250),
+        dict(hedging=True, hedge_budget_percent="5"),
+    ):
+        with pytest.raises(InvalidInput):
+            ClusterClient(nodes.hosts, **bad)  # type: ignore[arg-type]
+
+
+def test_hedging_from_the_config_file_and_aio(start_nodes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    nodes = start_nodes(2)
+    nodes.command("latency 0 1s")
+    path = tmp_path / "cluster.toml"
+    hosts = ", ".join(f'"{h}"' for h in nodes.hosts)
+    path.write_text(
+        f'hosts = [{hosts}]\nhost_resolver = "fallback"\n'
+        '[hedging]\nenabled = true\ndelay = "30ms"\nbudget_percent = 100\n'
+    )
+
+    async def main() -> None:
+        c = aio.ClusterClient(config=path)
+        try:
+            r = await c.request("GET", "/_admin/server/id")
+            assert r.host == nodes.hosts[1]
+            m = c.cluster_management()
+            assert await m.hedges() == cluster_client.HedgeCounts(1, 1)
+            assert (await m.latency())[nodes.hosts[1]].count == 1
+        finally:
+            await c.close()
+
+    asyncio.run(main())
+    # A keyword turns the file's hedging off.
+    with ClusterClient(config=path, hedging=False) as c:
+        assert c.request("GET", "/_admin/server/id").host == nodes.hosts[0]
+        assert c.cluster_management().hedges().sent == 0
 
 
 def test_request(client: ClusterClient, nodes: TestNodes) -> None:

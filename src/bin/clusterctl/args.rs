@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cluster_client::{parse_duration, Intent, MaintenanceMode};
+use cluster_client::{parse_duration, HostResolver, Intent, MaintenanceMode};
 
 pub use crate::usage::USAGE;
 
@@ -22,6 +22,7 @@ pub struct Args {
     pub api: Option<ApiPreset>,
     pub timeout: Option<Duration>,
     pub retries: Option<u32>,
+    pub resolver: Option<HostResolver>,
     pub journal: Option<PathBuf>,
     pub json: bool,
     pub command: Command,
@@ -120,6 +121,9 @@ where
             Long("api") => a.api = Some(api(&text("--api", parser.value()?)?)?),
             Long("timeout") => a.timeout = Some(timeout(&text("--timeout", parser.value()?)?)?),
             Long("retries") => a.retries = Some(retries(&text("--retries", parser.value()?)?)?),
+            Long("resolver") => {
+                a.resolver = Some(resolver(&text("--resolver", parser.value()?)?)?);
+            }
             Long("json") => a.json = true,
             Long("journal") => a.journal = Some(PathBuf::from(parser.value()?)),
             Long("present") => flags.present = true,
@@ -179,6 +183,20 @@ fn api(name: &str) -> Result<ApiPreset, Usage> {
         other => Err(Usage(format!(
             "--api {other:?} is not known: use reference or webdav \
              (any other API goes in the configuration file's group_api table)"
+        ))),
+    }
+}
+
+/// `--resolver`: the configuration file's `host_resolver` names.
+fn resolver(name: &str) -> Result<HostResolver, Usage> {
+    match name {
+        "round_robin" => Ok(HostResolver::RoundRobin),
+        "random" => Ok(HostResolver::Random),
+        "fallback" => Ok(HostResolver::Fallback),
+        "least_loaded" => Ok(HostResolver::LeastLoaded),
+        other => Err(Usage(format!(
+            "--resolver {other:?} is not known: use round_robin, random, fallback \
+             or least_loaded"
         ))),
     }
 }
@@ -357,6 +375,28 @@ mod tests {
         let a = parse(&["nodes", "--round-trip", "--config", "c.toml"]).expect("valid");
         assert!(matches!(a.command, Command::Nodes { round_trip: true }));
         assert_eq!(a.config, Some(PathBuf::from("c.toml")));
+        assert_eq!(a.resolver, None, "not given: the file's or the default");
+    }
+
+    #[test]
+    fn resolvers_by_the_config_file_names() {
+        let r = |v: &str| {
+            parse(&["--resolver", v, "request", "GET", "/"])
+                .expect(v)
+                .resolver
+        };
+        assert_eq!(r("round_robin"), Some(HostResolver::RoundRobin));
+        assert_eq!(r("random"), Some(HostResolver::Random));
+        assert_eq!(r("fallback"), Some(HostResolver::Fallback));
+        assert_eq!(r("least_loaded"), Some(HostResolver::LeastLoaded));
+        let a = parse(&["nodes", "--resolver=least_loaded"]).expect("valid");
+        assert_eq!(a.resolver, Some(HostResolver::LeastLoaded));
+        let m = message(&["--resolver", "fastest", "nodes"]);
+        assert!(
+            m.contains("--resolver") && m.contains("fastest") && m.contains("least_loaded"),
+            "{m}"
+        );
+        assert!(parse(&["--resolver"]).is_err());
     }
 
     #[test]

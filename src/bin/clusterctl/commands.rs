@@ -15,8 +15,9 @@ use crate::args::{Admin, ApiPreset, Args, BodySource, Command, USAGE};
 use crate::groups::{group_create, group_delete, group_repair, group_verify, recover};
 use crate::nodes::nodes;
 use crate::output::{
-    cut, error_outcome, flat, json_line, metrics_by_node_json, metrics_table, one_line,
-    pretty_json, table, value_or_text, Outcome, EXIT_FAILED,
+    cut, error_outcome, flat, hedges_json, hedges_line, json_line, latency_json, latency_table,
+    metrics_by_node_json, metrics_table, one_line, pretty_json, table, value_or_text, Outcome,
+    EXIT_FAILED,
 };
 
 /// The group `nodes` looks up on every node (read-only): a reserved id no
@@ -90,6 +91,9 @@ impl<'a> Setup<'a> {
         }
         if let Some(o) = &self.overrides {
             b = b.config(o.clone());
+        }
+        if let Some(resolver) = self.args.resolver {
+            b = b.host_resolver(resolver);
         }
         if let Some(node) = only {
             b = b.hosts([node.as_str()]);
@@ -228,25 +232,46 @@ fn request(
 }
 
 /// The pool metrics of this run's own client (the same table Prometheus
-/// renders, [`cluster_client::POOL_METRICS`]).
+/// renders, [`cluster_client::POOL_METRICS`]), each node's answer times
+/// and the hedges sent and won. In `--json`: the nodes' metrics keyed by
+/// address as before, plus `"latency"` (`{address: {count, p50_ms, p90_ms,
+/// p99_ms}}`) and `"hedges"` (`{sent, won}`); an address is a URL, so it
+/// never takes these two names.
 fn metrics(client: &ClusterClient, prometheus: bool, json: bool) -> Outcome {
     let m = client.cluster_management();
     let mut outcome = if prometheus {
         Outcome::ok(m.prometheus())
     } else {
         let all = m.connection_pool_metrics();
-        let nodes: Vec<_> = m
-            .nodes()
-            .into_iter()
-            .map(|n| {
-                let met = all.get(&n).copied().unwrap_or_default();
-                (n, met)
-            })
+        let times = m.latency();
+        let order = m.nodes();
+        let nodes: Vec<_> = order
+            .iter()
+            .map(|n| (n.clone(), all.get(n).copied().unwrap_or_default()))
             .collect();
+        let latency: Vec<_> = order
+            .iter()
+            .map(|n| (n.clone(), times.get(n).copied().unwrap_or_default()))
+            .collect();
+        let hedges = m.hedges();
         Outcome::ok(if json {
-            json_line(&metrics_by_node_json(&nodes))
+            let mut v = metrics_by_node_json(&nodes);
+            if let Value::Object(map) = &mut v {
+                let by_node: Map<String, Value> = latency
+                    .iter()
+                    .map(|(n, l)| (n.to_string(), latency_json(l)))
+                    .collect();
+                map.insert("latency".to_string(), Value::Object(by_node));
+                map.insert("hedges".to_string(), hedges_json(hedges));
+            }
+            json_line(&v)
         } else {
-            metrics_table(&nodes)
+            format!(
+                "{}\n{}\n{}",
+                metrics_table(&nodes),
+                latency_table(&latency),
+                hedges_line(hedges)
+            )
         })
     };
     outcome.stderr.push(

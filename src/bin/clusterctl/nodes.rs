@@ -4,7 +4,10 @@ use cluster_client::{ClusterClient, Error, HostAddress, NodeError};
 use serde_json::json;
 
 use crate::commands::{Setup, PROBE_ID};
-use crate::output::{failed_node, flat, json_line, metrics_json, table, Outcome};
+use crate::output::{
+    failed_node, flat, hedges_json, json_line, latency_json, latency_table, metrics_json, table,
+    Outcome,
+};
 
 /// What `nodes` knows of a node's group API. Only what was checked is
 /// claimed: a read-only verify answered 200/404 does not prove the API (a
@@ -85,6 +88,16 @@ pub(crate) fn nodes(
         }
     }
     let metrics = m.connection_pool_metrics();
+    let times = m.latency();
+    let latency: Vec<_> = facts
+        .iter()
+        .map(|f| {
+            (
+                f.node.clone(),
+                times.get(&f.node).copied().unwrap_or_default(),
+            )
+        })
+        .collect();
     let mut rows = Vec::new();
     let mut entries = Vec::new();
     let mut stderr = Vec::new();
@@ -107,6 +120,7 @@ pub(crate) fn nodes(
             "healthy": f.healthy,
             "error": f.reason.as_deref().map(flat),
             "metrics": metrics_json(&metrics.get(&f.node).copied().unwrap_or_default()),
+            "latency": latency_json(&times.get(&f.node).copied().unwrap_or_default()),
         }));
     }
     let all_fine = stderr.is_empty();
@@ -115,9 +129,16 @@ pub(crate) fn nodes(
             "ok": all_fine,
             "round_trip": round_trip,
             "nodes": entries,
+            "hedges": hedges_json(m.hedges()),
         }))
     } else {
-        table(&["NODE", "REACHABLE", "GROUP_API", "HEALTH"], &rows)
+        // The answer times in a table of their own, under the first (whose
+        // columns scripts already read).
+        format!(
+            "{}\n{}",
+            table(&["NODE", "REACHABLE", "GROUP_API", "HEALTH"], &rows),
+            latency_table(&latency)
+        )
     };
     Ok(Outcome::checked(stdout, stderr))
 }

@@ -2,9 +2,11 @@
 //! stderr lines that name every failed node once.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use cluster_client::{
-    ConnectionPoolMetrics, Error, HostAddress, NodeError, NodeFailure, POOL_METRICS,
+    ConnectionPoolMetrics, Error, HedgeCounts, HostAddress, LatencySummary, NodeError, NodeFailure,
+    POOL_METRICS,
 };
 use serde_json::{json, Map, Value};
 
@@ -198,6 +200,75 @@ pub fn metrics_table(nodes: &[(HostAddress, ConnectionPoolMetrics)]) -> String {
     table(&header, &rows)
 }
 
+/// A duration in milliseconds, for JSON (`0.25`, `1024.0`).
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One node's answer times as JSON: `{"count", "p50_ms", "p90_ms",
+/// "p99_ms"}` (the percentiles are 0 while `count` is 0).
+pub fn latency_json(l: &LatencySummary) -> Value {
+    json!({
+        "count": l.count,
+        "p50_ms": millis(l.p50),
+        "p90_ms": millis(l.p90),
+        "p99_ms": millis(l.p99),
+    })
+}
+
+/// Hedges as JSON: `{"sent", "won"}`.
+pub fn hedges_json(h: HedgeCounts) -> Value {
+    json!({ "sent": h.sent, "won": h.won })
+}
+
+/// A percentile for a table cell: `0.25ms`, `128ms`, `1.024s`; `-` when
+/// nothing was measured.
+fn duration_cell(d: Duration, count: u64) -> String {
+    fn trimmed(v: f64, decimals: usize) -> String {
+        let s = format!("{v:.decimals$}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            &s
+        };
+        s.to_string()
+    }
+    if count == 0 {
+        "-".to_string()
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", trimmed(millis(d), 3))
+    } else {
+        format!("{}s", trimmed(d.as_secs_f64(), 3))
+    }
+}
+
+/// The answer-time table: one row per node with how many answers were
+/// measured and their p50, p90 and p99 (the upper bound of the histogram
+/// bucket each falls in).
+pub fn latency_table(nodes: &[(HostAddress, LatencySummary)]) -> String {
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|(n, l)| {
+            vec![
+                n.to_string(),
+                l.count.to_string(),
+                duration_cell(l.p50, l.count),
+                duration_cell(l.p90, l.count),
+                duration_cell(l.p99, l.count),
+            ]
+        })
+        .collect();
+    table(&["NODE", "ANSWERS", "P50", "P90", "P99"], &rows)
+}
+
+/// The hedges line under the tables.
+pub fn hedges_line(h: HedgeCounts) -> String {
+    format!(
+        "hedges: {} sent, {} won (second requests for slow one-node reads, all nodes)\n",
+        h.sent, h.won
+    )
+}
+
 /// Each node once, with the last reason it gave (a node tried several
 /// times appears once).
 fn each_node_once(failures: &[NodeFailure]) -> Vec<(HostAddress, String)> {
@@ -380,6 +451,29 @@ mod tests {
         let cut = one_line(&format!("<html>\n{long}</html>"));
         assert_eq!(cut.chars().count(), 200);
         assert!(cut.ends_with('…') && !cut.contains('\n'));
+    }
+
+    #[test]
+    fn answer_times_read_as_durations() {
+        let node: HostAddress = "http://127.0.0.1:1".parse().expect("valid");
+        let l = LatencySummary {
+            count: 7,
+            p50: Duration::from_micros(250),
+            p90: Duration::from_millis(128),
+            p99: Duration::from_micros(1_024_000),
+        };
+        let t = latency_table(&[(node.clone(), l), (node, LatencySummary::default())]);
+        let lines: Vec<Vec<&str>> = t.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(lines[0], ["NODE", "ANSWERS", "P50", "P90", "P99"]);
+        assert_eq!(lines[1][1..], ["7", "0.25ms", "128ms", "1.024s"]);
+        assert_eq!(lines[2][1..], ["0", "-", "-", "-"], "nothing measured");
+        assert_eq!(
+            latency_json(&l),
+            json!({"count": 7, "p50_ms": 0.25, "p90_ms": 128.0, "p99_ms": 1024.0})
+        );
+        let h = HedgeCounts { sent: 3, won: 1 };
+        assert_eq!(hedges_json(h), json!({"sent": 3, "won": 1}));
+        assert!(hedges_line(h).starts_with("hedges: 3 sent, 1 won"));
     }
 
     #[test]

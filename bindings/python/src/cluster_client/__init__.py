@@ -13,6 +13,8 @@ from ._client import (
     ClusterClient,
     ClusterManagement,
     GroupCreated,
+    HedgeCounts,
+    LatencySummary,
     NodeResponse,
     UndeletedHosts,
 )
@@ -33,6 +35,8 @@ __all__ = [
     "ClusterClient",
     "ClusterManagement",
     "GroupCreated",
+    "HedgeCounts",
+    "LatencySummary",
     "NodeResponse",
     "UndeletedHosts",
     "ClusterClientError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import datetime
 import inspect
 import json
@@ -262,6 +263,33 @@ class NodeResponse(NamedTuple):
     body: bytes
 
 
+@dataclasses.dataclass(frozen=True)
+class LatencySummary:
+    """One node's answer times: how many were measured, and the 50th, 90th
+    and 99th percentiles in seconds (the upper bound of the histogram
+    bucket each falls in: 250 µs doubling; 0.0 while ``count`` is 0)."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+
+
+class HedgeCounts(NamedTuple):
+    """Hedged reads of the client: second requests sent for slow one-node
+    reads, and how many of them answered first."""
+
+    sent: int
+    won: int
+
+
+#: The ``host_resolver`` names (as in the configuration file).
+RESOLVERS = ("round_robin", "random", "fallback", "least_loaded")
+
+#: Keys of ``cc_metrics_json``'s object that are not node addresses.
+_NOT_NODES = ("latency", "hedges")
+
+
 class _DefaultInt(int):
     """A default the caller did not pass (shown by ``help()`` as the int)."""
 
@@ -361,6 +389,10 @@ def _settings(
     initial_delay: float,
     max_delay: float,
     group_api: str,
+    host_resolver: Optional[str] = None,
+    hedging: Optional[bool] = None,
+    hedge_delay: Optional[Union[str, float]] = None,
+    hedge_budget_percent: Optional[float] = None,
 ) -> Dict[str, Any]:
     """The settings the caller passed, as configuration-file keys (a
     setting left at its default is left out)."""
@@ -370,6 +402,16 @@ def _settings(
     if _given(group_api):
         _native.encode(group_api, "group_api")
         table["group_api"] = group_api
+    if host_resolver is not None:
+        if host_resolver not in RESOLVERS:
+            raise InvalidInput(
+                f"host_resolver must be one of {', '.join(RESOLVERS)}, not {host_resolver!r}",
+                1,
+            )
+        table["host_resolver"] = host_resolver
+    hedge = _hedging(hedging, hedge_delay, hedge_budget_percent)
+    if hedge:
+        table["hedging"] = hedge
     retry: Dict[str, Any] = {}
     if _given(retries):
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
@@ -390,6 +432,33 @@ def _settings(
         timeouts["operation"] = _duration(operation_timeout, "operation_timeout")
     if timeouts:
         table["timeouts"] = timeouts
+    return table
+
+
+def _hedging(
+    enabled: Optional[bool],
+    delay: Optional[Union[str, float]],
+    budget_percent: Optional[float],
+) -> Dict[str, Any]:
+    """The ``[hedging]`` keys the caller passed (the library checks the
+    values and names the key in its error)."""
+    table: Dict[str, Any] = {}
+    if enabled is not None:
+        if not isinstance(enabled, bool):
+            raise InvalidInput(f"hedging must be True or False, not {enabled!r}", 1)
+        table["enabled"] = enabled
+    if delay is not None:
+        if isinstance(delay, str):
+            _native.encode(delay, "hedge_delay")
+            table["delay"] = delay
+        else:
+            table["delay"] = _duration(delay, "hedge_delay")
+    if budget_percent is not None:
+        if isinstance(budget_percent, bool) or not isinstance(budget_percent, (int, float)):
+            raise InvalidInput(
+                f"hedge_budget_percent must be a number, not {budget_percent!r}", 1
+            )
+        table["budget_percent"] = float(budget_percent)
     return table
 
 
@@ -459,6 +528,15 @@ class ClusterClient:
     one call, all attempts and backoff included. ``initial_delay`` and
     ``max_delay``: the exponential backoff, in seconds. ``group_api``: the
     nodes' group protocol, ``"reference"`` or ``"webdav"``.
+    ``host_resolver``: where a one-node call (``request``) starts,
+    ``"round_robin"`` (the library's default), ``"random"``, ``"fallback"``
+    or ``"least_loaded"``. ``hedging``: ``True`` sends a slow idempotent
+    one-node read (``request`` with GET, HEAD or OPTIONS) to a second node
+    too, the first answer wins; ``hedge_delay``: when, ``"p95"`` (a
+    percentile of this client's answer times, the default) or seconds;
+    ``hedge_budget_percent``: hedges are at most this share of requests
+    (default 5). These are the configuration file's ``host_resolver`` and
+    ``[hedging]`` keys; ``None`` leaves the file's value.
 
     The defaults shown are the library's. With ``config``, the file comes
     first and the arguments passed here override it, key by key (as builder
@@ -494,6 +572,10 @@ class ClusterClient:
         initial_delay: float = DEFAULT_INITIAL_DELAY,
         max_delay: float = DEFAULT_MAX_DELAY,
         group_api: str = DEFAULT_GROUP_API,
+        host_resolver: Optional[str] = None,
+        hedging: Optional[bool] = None,
+        hedge_delay: Optional[Union[str, float]] = None,
+        hedge_budget_percent: Optional[float] = None,
     ) -> None:
         self._lock = threading.Condition()
         self._in_flight = 0
@@ -501,7 +583,17 @@ class ClusterClient:
         self._closed = False
         self._local = threading.local()
         table = _settings(
-            hosts, retries, timeout, operation_timeout, initial_delay, max_delay, group_api
+            hosts,
+            retries,
+            timeout,
+            operation_timeout,
+            initial_delay,
+            max_delay,
+            group_api,
+            host_resolver,
+            hedging,
+            hedge_delay,
+            hedge_budget_percent,
         )
         if config is None:
             toml = _toml_document(table)
@@ -855,7 +947,8 @@ class ClusterClient:
 
 
 class ClusterManagement:
-    """The nodes of a client, their health and pool metrics."""
+    """The nodes of a client, their health, pool metrics, answer times and
+    hedges."""
 
     def __init__(self, client: ClusterClient) -> None:
         self._client = client
@@ -872,14 +965,49 @@ class ClusterManagement:
         """The nodes currently considered unhealthy."""
         return self._client._list(lib.cc_unhealthy_nodes)
 
-    def connection_pool_metrics(self) -> Dict[str, Dict[str, int]]:
-        """``{host: {metric name: value}}`` for every node (the names are
-        the library's: ``curr_connections``, ``connections_created``, ...)."""
+    def _metrics(self) -> Dict[str, Any]:
         text = self._client._text(lib.cc_metrics_json)
         value = json.loads(text)
         if not isinstance(value, dict):
             raise ClusterClientError(f"unexpected metrics {text!r}")
         return value
+
+    def connection_pool_metrics(self) -> Dict[str, Dict[str, int]]:
+        """``{host: {metric name: value}}`` for every node (the names are
+        the library's: ``curr_connections``, ``connections_created``, ...)."""
+        return {
+            host: fields
+            for host, fields in self._metrics().items()
+            if host not in _NOT_NODES
+        }
+
+    def latency(self) -> Dict[str, LatencySummary]:
+        """``{host: LatencySummary}``: each node's answer times (count, and
+        p50/p90/p99 in seconds)."""
+        by_node = self._metrics().get("latency")
+        if not isinstance(by_node, dict):
+            raise ClusterClientError(f"unexpected latency {by_node!r}")
+        try:
+            return {
+                host: LatencySummary(
+                    int(t["count"]),
+                    float(t["p50_ms"]) / 1000.0,
+                    float(t["p90_ms"]) / 1000.0,
+                    float(t["p99_ms"]) / 1000.0,
+                )
+                for host, t in by_node.items()
+            }
+        except (KeyError, TypeError, ValueError) as e:
+            raise ClusterClientError(f"unexpected latency {by_node!r}") from e
+
+    def hedges(self) -> HedgeCounts:
+        """How many hedged reads were sent, and how many answered first
+        (zero without ``hedging``)."""
+        h: Any = self._metrics().get("hedges")
+        try:
+            return HedgeCounts(int(h["sent"]), int(h["won"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ClusterClientError(f"unexpected hedges {h!r}") from e
 
     def prometheus(self) -> str:
         """The Prometheus text exposition of the metrics and node health."""

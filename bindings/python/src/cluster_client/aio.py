@@ -25,6 +25,8 @@ from ._client import (
     DEFAULT_OPERATION_TIMEOUT,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    HedgeCounts,
+    LatencySummary,
     NodeResponse,
 )
 from ._client import _STOP_WAIT_SECONDS, _CallToken, log
@@ -108,6 +110,10 @@ class ClusterClient:
         initial_delay: float = DEFAULT_INITIAL_DELAY,
         max_delay: float = DEFAULT_MAX_DELAY,
         group_api: str = DEFAULT_GROUP_API,
+        host_resolver: Optional[str] = None,
+        hedging: Optional[bool] = None,
+        hedge_delay: Optional[Union[str, float]] = None,
+        hedge_budget_percent: Optional[float] = None,
     ) -> None:
         self._client = _SyncClient(
             hosts,
@@ -118,6 +124,10 @@ class ClusterClient:
             initial_delay=initial_delay,
             max_delay=max_delay,
             group_api=group_api,
+            host_resolver=host_resolver,
+            hedging=hedging,
+            hedge_delay=hedge_delay,
+            hedge_budget_percent=hedge_budget_percent,
         )
         self.last_error: Optional[ClusterClientError] = None
 
@@ -199,6 +209,12 @@ class ClusterManagement:
 
     async def connection_pool_metrics(self) -> Dict[str, Dict[str, int]]:
         return await asyncio.to_thread(self._m.connection_pool_metrics)
+
+    async def latency(self) -> Dict[str, LatencySummary]:
+        return await asyncio.to_thread(self._m.latency)
+
+    async def hedges(self) -> HedgeCounts:
+        return await asyncio.to_thread(self._m.hedges)
 
     async def prometheus(self) -> str:
         return await asyncio.to_thread(self._m.prometheus)
