@@ -6,8 +6,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 /// How fast the average forgets: a sample weighs `1 - exp(-Δt/τ)`, and an
 /// unmeasured node's cost halves about every 7 s, so a slow node is tried
 /// again now and then.
@@ -31,8 +29,13 @@ fn bucket_of(d: Duration) -> usize {
 /// A node's load.
 pub(crate) struct Load {
     in_flight: AtomicU64,
-    /// (cost in nanoseconds, when last updated); 0 until measured.
-    ewma: Mutex<(f64, Instant)>,
+    /// The moving average's cost in nanoseconds (`f64` bits; 0 until
+    /// measured) and when it was last updated (nanoseconds after `born`).
+    /// Lock-free: two racing updates may lose one sample, which an
+    /// estimate can afford; every answer's path stays free of a lock.
+    cost_bits: AtomicU64,
+    stamp: AtomicU64,
+    born: Instant,
     buckets: [AtomicU64; BUCKETS],
     /// Sum of all answer times, in microseconds.
     sum_micros: AtomicU64,
@@ -45,7 +48,9 @@ impl Default for Load {
     fn default() -> Self {
         Load {
             in_flight: AtomicU64::new(0),
-            ewma: Mutex::new((0.0, Instant::now())),
+            cost_bits: AtomicU64::new(0f64.to_bits()),
+            stamp: AtomicU64::new(0),
+            born: Instant::now(),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
             sum_micros: AtomicU64::new(0),
             hedges_sent: AtomicU64::new(0),
@@ -90,24 +95,34 @@ impl Load {
         let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);
         let sample = rtt.as_nanos() as f64;
-        let mut e = self.ewma.lock();
-        let decayed = decay(*e, now);
+        let (old, since) = self.estimate();
+        let decayed = decay((old, since), now);
         // Peak-sensitive: a slower answer is taken at once, a faster one
         // is averaged in.
         let cost = if sample > decayed {
             sample
         } else {
-            let w = weight(e.1, now);
+            let w = weight(since, now);
             decayed * w + sample * (1.0 - w)
         };
-        *e = (cost, now);
+        let stamp =
+            u64::try_from(now.saturating_duration_since(self.born).as_nanos()).unwrap_or(u64::MAX);
+        self.cost_bits.store(cost.to_bits(), Ordering::Relaxed);
+        self.stamp.store(stamp, Ordering::Relaxed);
+    }
+
+    /// The average and when it was last updated.
+    fn estimate(&self) -> (f64, Instant) {
+        let cost = f64::from_bits(self.cost_bits.load(Ordering::Relaxed));
+        let since = self.born + Duration::from_nanos(self.stamp.load(Ordering::Relaxed));
+        (cost, since)
     }
 
     /// The balancer's cost: the decayed average answer time times the
     /// requests in flight plus one. A node never measured costs 0 and is
     /// tried soon.
     pub fn cost(&self, now: Instant) -> f64 {
-        let avg = decay(*self.ewma.lock(), now);
+        let avg = decay(self.estimate(), now);
         avg * (self.in_flight.load(Ordering::Relaxed) + 1) as f64
     }
 
