@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -26,8 +27,9 @@ use crate::error::Error;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HostAddress {
-    text: String,
-    host: String,
+    // Shared, so a clone (every outcome names its node) allocates nothing.
+    text: Arc<str>,
+    host: Arc<str>,
     port: u16,
     tls: bool,
 }
@@ -80,8 +82,8 @@ impl HostAddress {
             format!("{scheme}://{host}:{port}")
         };
         Ok(HostAddress {
-            text,
-            host,
+            text: text.into(),
+            host: host.into(),
             port,
             tls,
         })

@@ -117,6 +117,7 @@ impl Cluster {
             probe: settings.probe,
             probe_path: settings.probe_path.clone(),
             attempt_time: settings.request_timeout.min(settings.operation_timeout),
+            balance: settings.resolver == HostResolver::LeastLoaded,
         };
         let (events_tx, events_rx) = crossbeam_channel::unbounded();
         let nodes = settings

@@ -89,11 +89,19 @@ impl Load {
         InFlight(self)
     }
 
-    /// Records an answer that took `rtt`.
-    pub fn observe(&self, rtt: Duration, now: Instant) {
+    /// Records an answer that took `rtt` in the histogram and, when the
+    /// balancer weighs load (`balance`), in the moving average.
+    pub fn record(&self, rtt: Duration, now: Instant, balance: bool) {
         self.buckets[bucket_of(rtt)].fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX);
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        if balance {
+            self.observe(rtt, now);
+        }
+    }
+
+    /// Takes an answer time into the moving average.
+    pub fn observe(&self, rtt: Duration, now: Instant) {
         let sample = rtt.as_nanos() as f64;
         let (old, since) = self.estimate();
         let decayed = decay((old, since), now);
@@ -186,11 +194,15 @@ mod tests {
         let l = Load::default();
         let t0 = Instant::now();
         assert_eq!(l.cost(t0), 0.0, "never measured: tried soon");
-        l.observe(Duration::from_millis(5), t0);
-        l.observe(Duration::from_millis(50), t0);
+        l.record(Duration::from_millis(5), t0, true);
+        l.record(Duration::from_millis(50), t0, true);
         let peak = l.cost(t0);
         assert!((peak - 50e6).abs() < 1e3, "{peak}");
-        l.observe(Duration::from_millis(5), t0 + Duration::from_millis(100));
+        l.record(
+            Duration::from_millis(5),
+            t0 + Duration::from_millis(100),
+            true,
+        );
         assert!(
             l.cost(t0 + Duration::from_millis(100)) > 40e6,
             "one fast answer does not hide a peak"
@@ -203,7 +215,7 @@ mod tests {
     fn requests_in_flight_raise_the_cost() {
         let l = Load::default();
         let now = Instant::now();
-        l.observe(Duration::from_millis(10), now);
+        l.record(Duration::from_millis(10), now, true);
         let one = l.cost(now);
         let _a = l.start();
         let _b = l.start();
@@ -217,10 +229,10 @@ mod tests {
         let l = Load::default();
         let now = Instant::now();
         for _ in 0..98 {
-            l.observe(Duration::from_millis(3), now);
+            l.record(Duration::from_millis(3), now, true);
         }
-        l.observe(Duration::from_millis(90), now);
-        l.observe(Duration::from_secs(200), now);
+        l.record(Duration::from_millis(90), now, true);
+        l.record(Duration::from_secs(200), now, true);
         let s = l.summary();
         assert_eq!(s.count, 100);
         assert_eq!(s.p50, Duration::from_millis(4));

@@ -101,6 +101,9 @@ pub(crate) struct NodeSettings {
     pub probe_path: String,
     /// `min(request_timeout, operation_timeout)`.
     pub attempt_time: Duration,
+    /// Track requests in flight and the moving average of answer times
+    /// (the least-loaded balancer reads them).
+    pub balance: bool,
 }
 
 pub(crate) struct Node {
@@ -112,6 +115,8 @@ pub(crate) struct Node {
     counters: Arc<NodeCounters>,
     /// Requests in flight and answer times (the balancer, the latency report).
     pub load: self::load::Load,
+    /// The least-loaded balancer weighs this node's load.
+    balance: bool,
     health: Mutex<Health>,
     /// True while the node is healthy with no failure counted: a success
     /// then has nothing to record, and skips the health lock.
@@ -165,6 +170,7 @@ impl Node {
             link,
             counters,
             load: self::load::Load::default(),
+            balance: settings.balance,
             health: Mutex::new(Health::new(settings.unhealthy_after, settings.probe)),
             clean: AtomicBool::new(true),
             events,
@@ -208,7 +214,9 @@ impl Node {
             return Err(NodeError::DeadlineExceeded);
         }
         let url = self.address.url(&op.path);
-        let in_flight = self.load.start();
+        // Requests in flight and the moving average only matter to the
+        // least-loaded balancer; the histogram always.
+        let in_flight = self.balance.then(|| self.load.start());
         let started = Instant::now();
         let result = self.link.exchange(op, &url, deadline, sheltered, abandon);
         drop(in_flight);
@@ -217,8 +225,8 @@ impl Node {
         }
         if result.is_ok() {
             let now = Instant::now();
-            self.load
-                .observe(now.saturating_duration_since(started), now);
+            let rtt = now.saturating_duration_since(started);
+            self.load.record(rtt, now, self.balance);
         }
         match result {
             Ok(r) if r.status < 500 && !r.oversized => {
