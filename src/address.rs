@@ -3,7 +3,6 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
-use std::sync::Arc;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -27,9 +26,8 @@ use crate::error::Error;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HostAddress {
-    // Shared, so a clone (every outcome names its node) allocates nothing.
-    text: Arc<str>,
-    host: Arc<str>,
+    text: String,
+    host: String,
     port: u16,
     tls: bool,
 }
@@ -82,8 +80,8 @@ impl HostAddress {
             format!("{scheme}://{host}:{port}")
         };
         Ok(HostAddress {
-            text: text.into(),
-            host: host.into(),
+            text,
+            host,
             port,
             tls,
         })
