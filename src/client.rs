@@ -235,8 +235,8 @@ impl ClusterClient {
         if let Some(refused) = self.scope.refused(cluster) {
             return Err(refused);
         }
-        let idx = cluster
-            .index_of(host)
+        let view = cluster.nodes();
+        let idx = crate::cluster::position(&view, host)
             .ok_or_else(|| Error::UnknownHost(host.clone()))?;
         let op = Arc::new(cluster.operation(
             &method,
@@ -246,7 +246,7 @@ impl ClusterClient {
             None,
         ));
         let outcome = cluster
-            .fan_out(&[idx], op, &self.scope.spec())
+            .fan_out(&view, &[idx], op, &self.scope.spec())
             .pop()
             .map_or(Err(NodeError::Shutdown), |o| o.outcome);
         if let Some(refused) = self.scope.refused(cluster) {
@@ -316,6 +316,52 @@ impl ClusterClient {
     pub fn repair_group(&self, id: &str, intent: Intent) -> Result<RepairReport, Error> {
         let i = &self.inner;
         groups::repair_group(&i.cluster, &i.group_api, &i.ledger, &self.scope, id, intent)
+    }
+
+    /// Adds a node at runtime: later calls may use it (a saga in flight
+    /// keeps the node set it started with). `Error::InvalidConfig` for a
+    /// bad host or one already a node.
+    ///
+    /// ```
+    /// use cluster_client::testkit::TestCluster;
+    /// use cluster_client::ClusterClient;
+    ///
+    /// let nodes = TestCluster::start(3)?;
+    /// let client = ClusterClient::new(&nodes.urls()[..2])?;
+    /// client.add_node(nodes.node(2).url())?;
+    /// client.create_group("g")?;
+    /// assert_eq!(nodes.nodes_with_group("g"), vec![0, 1, 2]);
+    /// assert!(client.remove_node(&nodes.node(0).url().parse()?)?);
+    /// assert_eq!(client.cluster_management().nodes().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_node(&self, host: impl AsRef<str>) -> Result<(), Error> {
+        self.inner.cluster.add_node(host.as_ref())
+    }
+
+    /// Removes a node at runtime: it takes no new calls at once, its calls
+    /// in flight finish, then its connections close; it leaves `nodes()`
+    /// and the metrics at once. `Ok(false)` when `host` is not a node. The
+    /// last node is not removed (`Error::InvalidConfig`).
+    pub fn remove_node(&self, host: &HostAddress) -> Result<bool, Error> {
+        self.inner.cluster.remove_node(host)
+    }
+
+    /// Makes `hosts` the node set, applying the difference: nodes that stay
+    /// keep their pools, health and metrics. `Error::InvalidConfig` for a
+    /// bad or repeated host or an empty set; nothing changes then. The
+    /// pattern for a config reload: re-read the file, call `set_nodes` with
+    /// its hosts.
+    pub fn set_nodes<I, S>(&self, hosts: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let hosts = hosts
+            .into_iter()
+            .map(|h| crate::cluster::parse_member(h.as_ref()))
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.inner.cluster.set_nodes(hosts)
     }
 
     /// The nodes, their health and pool metrics.
@@ -408,7 +454,7 @@ impl fmt::Debug for ClusterClient {
             .field(
                 "nodes",
                 &i.cluster
-                    .nodes
+                    .nodes()
                     .iter()
                     .map(|n| n.address.as_str())
                     .collect::<Vec<_>>(),

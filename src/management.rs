@@ -37,7 +37,7 @@ impl ClusterManagement {
     /// Every node, in configured order.
     pub fn nodes(&self) -> Vec<HostAddress> {
         self.cluster
-            .nodes
+            .nodes()
             .iter()
             .map(|n| n.address.clone())
             .collect()
@@ -46,7 +46,7 @@ impl ClusterManagement {
     /// Nodes currently considered healthy.
     pub fn healthy_nodes(&self) -> Vec<HostAddress> {
         self.cluster
-            .nodes
+            .nodes()
             .iter()
             .filter(|n| n.is_healthy())
             .map(|n| n.address.clone())
@@ -57,7 +57,7 @@ impl ClusterManagement {
     /// a row failed, and no attempt or probe has succeeded since.
     pub fn unhealthy_nodes(&self) -> Vec<HostAddress> {
         self.cluster
-            .nodes
+            .nodes()
             .iter()
             .filter(|n| !n.is_healthy())
             .map(|n| n.address.clone())
@@ -69,7 +69,7 @@ impl ClusterManagement {
     /// and index the map.
     pub fn connection_pool_metrics(&self) -> HashMap<HostAddress, ConnectionPoolMetrics> {
         self.cluster
-            .nodes
+            .nodes()
             .iter()
             .map(|n| (n.address.clone(), n.metrics()))
             .collect()
@@ -80,7 +80,7 @@ impl ClusterManagement {
     /// each falls in: 250 µs doubling to ~65 s).
     pub fn latency(&self) -> HashMap<HostAddress, LatencySummary> {
         self.cluster
-            .nodes
+            .nodes()
             .iter()
             .map(|n| (n.address.clone(), n.load.summary()))
             .collect()
@@ -92,7 +92,8 @@ impl ClusterManagement {
     pub fn time_picks(&self, picks: u32) -> std::time::Duration {
         let start = std::time::Instant::now();
         for _ in 0..picks {
-            std::hint::black_box(self.cluster.candidates());
+            let view = self.cluster.nodes();
+            std::hint::black_box(self.cluster.candidates(&view));
         }
         start.elapsed() / picks.max(1)
     }
@@ -110,7 +111,7 @@ impl ClusterManagement {
     pub fn prometheus(&self) -> String {
         let rows: Vec<(String, ConnectionPoolMetrics, bool)> = self
             .cluster
-            .nodes
+            .nodes()
             .iter()
             .map(|n| {
                 (
@@ -162,7 +163,7 @@ impl ClusterManagement {
         for (name, help, get) in hedges {
             let _ = writeln!(out, "# HELP cluster_client_{name}_total {help}");
             let _ = writeln!(out, "# TYPE cluster_client_{name}_total counter");
-            for n in &self.cluster.nodes {
+            for n in self.cluster.nodes().iter() {
                 let node = escape_label(n.address.as_str());
                 let _ = writeln!(
                     out,
@@ -182,7 +183,7 @@ impl ClusterManagement {
             "# HELP {name} Time from sending a request to its answer."
         );
         let _ = writeln!(out, "# TYPE {name} histogram");
-        for n in &self.cluster.nodes {
+        for n in self.cluster.nodes().iter() {
             let node = escape_label(n.address.as_str());
             let (counts, sum) = n.load.histogram();
             let mut seen = 0u64;

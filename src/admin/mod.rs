@@ -51,7 +51,7 @@ impl fmt::Debug for ClusterAdmin {
                 "nodes",
                 &self
                     .cluster
-                    .nodes
+                    .nodes()
                     .iter()
                     .map(|n| n.address.as_str())
                     .collect::<Vec<_>>(),

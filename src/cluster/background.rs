@@ -27,7 +27,7 @@ impl Cluster {
     /// unhealthy node whose probe is due (each on a thread of its own, at
     /// most one in flight per node) and purges idle connections.
     fn maintain(&self, now: Instant) {
-        for n in &self.nodes {
+        for n in self.nodes().iter() {
             if n.claim_probe(now) {
                 let node = n.clone();
                 let spawned = std::thread::Builder::new()
@@ -101,7 +101,7 @@ fn announce(weak: &Weak<Cluster>, ev: HealthEvent) {
             Transition::BecameUnhealthy => cluster.callbacks.on_unhealthy.clone(),
             Transition::BecameHealthy => cluster.callbacks.on_healthy.clone(),
         };
-        (cb, cluster.nodes[ev.node].address.clone())
+        (cb, ev.host)
     };
     if let Some(cb) = callback {
         if catch_unwind(AssertUnwindSafe(|| cb(&host))).is_err() {

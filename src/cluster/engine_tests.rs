@@ -28,7 +28,12 @@ fn statuses(outcomes: &[NodeOutcome]) -> Vec<Option<u16>> {
 fn a_fan_out_reaches_every_target_and_answers_in_target_order() {
     let n = nodes(3);
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[2, 0, 1], create_op(&c, "g"), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[2, 0, 1],
+        create_op(&c, "g"),
+        &c.default_scope().spec(),
+    );
     assert_eq!(
         out.iter().map(|o| o.node).collect::<Vec<_>>(),
         vec![2, 0, 1]
@@ -42,7 +47,12 @@ fn a_round_retries_only_the_nodes_that_failed_retryably() {
     let n = nodes(3);
     n[1].then("POST", Step::Status(503));
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[0, 1, 2], create_op(&c, "g"), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0, 1, 2],
+        create_op(&c, "g"),
+        &c.default_scope().spec(),
+    );
     assert_eq!(statuses(&out), vec![Some(201); 3]);
     assert_eq!(
         [n[0].seen("POST"), n[1].seen("POST"), n[2].seen("POST")],
@@ -56,7 +66,12 @@ fn a_final_status_is_not_retried() {
     let n = nodes(2);
     n[0].then("POST", Step::Status(400));
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[0, 1], create_op(&c, "g"), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0, 1],
+        create_op(&c, "g"),
+        &c.default_scope().spec(),
+    );
     assert_eq!(statuses(&out), vec![Some(400), Some(201)]);
     assert_eq!(n[0].seen("POST"), 1);
 }
@@ -68,7 +83,12 @@ fn retries_stop_at_max_attempts_with_the_last_answer() {
         n[0].then("POST", Step::Status(503));
     }
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[0], create_op(&c, "g"), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0],
+        create_op(&c, "g"),
+        &c.default_scope().spec(),
+    );
     assert_eq!(statuses(&out), vec![Some(503)]);
     assert_eq!(n[0].seen("POST"), 3, "the policy's 3 attempts");
 }
@@ -78,7 +98,12 @@ fn a_lost_answer_is_retried_when_idempotent_and_remembered_as_unknown() {
     let n = nodes(1);
     n[0].then("POST", Step::ApplyThenLost);
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[0], create_op(&c, "g"), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0],
+        create_op(&c, "g"),
+        &c.default_scope().spec(),
+    );
     assert_eq!(
         statuses(&out),
         vec![Some(409)],
@@ -92,7 +117,12 @@ fn a_lost_answer_is_not_retried_when_not_idempotent() {
     let n = nodes(1);
     n[0].then("GET", Step::Lost);
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[0], get(&c, "/x", false), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0],
+        get(&c, "/x", false),
+        &c.default_scope().spec(),
+    );
     assert!(matches!(out[0].outcome, Err(NodeError::NoAnswer(_))));
     assert_eq!(n[0].seen("GET"), 1);
 }
@@ -102,7 +132,12 @@ fn a_refused_connection_is_retried_even_when_not_idempotent() {
     let n = nodes(1);
     n[0].then("GET", Step::Refused);
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[0], get(&c, "/x", false), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0],
+        get(&c, "/x", false),
+        &c.default_scope().spec(),
+    );
     assert_eq!(statuses(&out), vec![Some(404)]);
 }
 
@@ -111,7 +146,12 @@ fn a_panic_in_an_exchange_is_that_nodes_failure() {
     let n = nodes(2);
     n[0].then("POST", Step::Panic);
     let c = scripted(&n, |s| s.policy = RetryPolicy::none());
-    let out = c.fan_out(&[0, 1], create_op(&c, "g"), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0, 1],
+        create_op(&c, "g"),
+        &c.default_scope().spec(),
+    );
     assert!(matches!(out[0].outcome, Err(NodeError::Internal(_))));
     assert_eq!(statuses(&out)[1], Some(201));
 }
@@ -121,7 +161,12 @@ fn a_retry_after_past_the_max_delay_gives_up_with_that_answer() {
     let n = nodes(1);
     n[0].then("POST", Step::RetryAfter("3600".into()));
     let c = scripted(&n, |_| {});
-    let out = c.fan_out(&[0], create_op(&c, "g"), &c.default_scope().spec());
+    let out = c.fan_out(
+        &c.nodes(),
+        &[0],
+        create_op(&c, "g"),
+        &c.default_scope().spec(),
+    );
     assert_eq!(statuses(&out), vec![Some(503)]);
     assert_eq!(n[0].seen("POST"), 1);
 }
@@ -140,7 +185,7 @@ fn a_one_node_call_fails_over_at_once_on_a_refused_connection() {
             true,
         )
         .unwrap();
-    assert_eq!((r.host, r.status), (c.nodes[1].address.clone(), 200));
+    assert_eq!((r.host, r.status), (c.nodes()[1].address.clone(), 200));
 }
 
 #[test]
@@ -157,7 +202,7 @@ fn a_one_node_call_moves_on_after_a_503() {
             true,
         )
         .unwrap();
-    assert_eq!(r.host, c.nodes[1].address);
+    assert_eq!(r.host, c.nodes()[1].address);
     assert_eq!((n[0].seen("GET"), n[1].seen("GET")), (1, 1));
 }
 
@@ -173,7 +218,7 @@ fn a_one_node_call_without_any_answer_names_every_node_tried() {
         .unwrap_err();
     let mut hosts = e.failed_hosts();
     hosts.sort();
-    let mut all: Vec<HostAddress> = c.nodes.iter().map(|x| x.address.clone()).collect();
+    let mut all: Vec<HostAddress> = c.nodes().iter().map(|x| x.address.clone()).collect();
     all.sort();
     assert_eq!(hosts, all);
 }
@@ -221,7 +266,7 @@ fn the_resolver_skips_unhealthy_nodes() {
     // The first call finds node 0 down and marks it unhealthy.
     c.request_one(&c.default_scope(), "GET", "/".into(), None, true)
         .unwrap();
-    assert!(!c.nodes[0].is_healthy());
+    assert!(!c.nodes()[0].is_healthy());
     n[0].set_down(false);
     for _ in 0..3 {
         c.request_one(&c.default_scope(), "GET", "/".into(), None, true)
@@ -238,7 +283,7 @@ fn a_cancelled_call_sends_nothing_and_says_so() {
     token.cancel();
     let mut scope = c.default_scope();
     scope.cancel = Some(token);
-    let out = c.fan_out(&[0, 1], create_op(&c, "g"), &scope.spec());
+    let out = c.fan_out(&c.nodes(), &[0, 1], create_op(&c, "g"), &scope.spec());
     assert!(out
         .iter()
         .all(|o| matches!(o.outcome, Err(NodeError::Cancelled))));
@@ -255,10 +300,15 @@ fn after_shutdown_only_compensations_go_through() {
     let c = scripted(&n, |_| {});
     c.shutdown();
     let scope = c.default_scope();
-    let plain = c.fan_out(&[0, 1], create_op(&c, "g"), &scope.spec());
+    let plain = c.fan_out(&c.nodes(), &[0, 1], create_op(&c, "g"), &scope.spec());
     assert!(plain
         .iter()
         .all(|o| matches!(o.outcome, Err(NodeError::Shutdown))));
-    let sheltered = c.fan_out(&[0, 1], create_op(&c, "g"), &scope.compensation());
+    let sheltered = c.fan_out(
+        &c.nodes(),
+        &[0, 1],
+        create_op(&c, "g"),
+        &scope.compensation(),
+    );
     assert_eq!(statuses(&sheltered), vec![Some(201); 2]);
 }

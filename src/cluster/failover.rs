@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::fan_out::AttemptFn;
-use super::{CallScope, CallSpec, Cluster};
+use super::{CallScope, CallSpec, Cluster, NodeSet};
 use crate::address::HostAddress;
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::{Answer, Operation};
@@ -31,7 +31,7 @@ fn is_read(method: &str) -> bool {
 struct Tries {
     failures: Vec<NodeFailure>,
     /// The last retryable answer: returned when every try failed.
-    last_answer: Option<(usize, Answer)>,
+    last_answer: Option<(HostAddress, Answer)>,
     last_retry_after: Option<String>,
     move_on_at_once: bool,
 }
@@ -59,11 +59,12 @@ impl Tries {
     fn absorb(
         &mut self,
         cluster: &Cluster,
+        view: &NodeSet,
         idx: usize,
         outcome: Result<Answer, NodeError>,
         idempotent: bool,
     ) -> Next {
-        let host = cluster.nodes[idx].address.clone();
+        let host = view[idx].address.clone();
         self.last_retry_after = None;
         match outcome {
             Ok(resp) if status_is_retryable(resp.status, idempotent) => {
@@ -76,7 +77,7 @@ impl Tries {
                     },
                 });
                 self.last_retry_after.clone_from(&resp.retry_after);
-                self.last_answer = Some((idx, resp));
+                self.last_answer = Some((view[idx].address.clone(), resp));
                 Next::TryAgain
             }
             Ok(resp) if resp.oversized => {
@@ -128,8 +129,8 @@ impl Cluster {
         match self.call_one(&op, &scope.spec()) {
             Err(NodeError::Cancelled) => Err(Error::Cancelled),
             Err(_) => Err(Error::Shutdown),
-            Ok(Ok((idx, answer))) => Ok(NodeResponse {
-                host: self.nodes[idx].address.clone(),
+            Ok(Ok((host, answer))) => Ok(NodeResponse {
+                host,
                 status: answer.status,
                 body: answer.body,
             }),
@@ -163,11 +164,12 @@ impl Cluster {
         &self,
         op: &Arc<Operation>,
         opts: &CallSpec,
-    ) -> Result<Result<(usize, Answer), OneNodeFailure>, NodeError> {
+    ) -> Result<Result<(HostAddress, Answer), OneNodeFailure>, NodeError> {
         let shared = op.clone();
         let attempt: AttemptFn =
             Arc::new(move |node, deadline, sheltered| node.attempt(&shared, deadline, sheltered));
-        let order = self.candidates();
+        let view = self.nodes();
+        let order = self.candidates(&view);
         let limit = (opts.policy.max_attempts() as usize).max(order.len());
         let mut tries = Tries::default();
         for i in 0..limit {
@@ -197,17 +199,17 @@ impl Cluster {
                 }
             }
             let hedged = (i == 0 && opts.hedge && is_read(&op.method) && order.len() > 1)
-                .then(|| self.hedged(op, idx, order[1], opts))
+                .then(|| self.hedged(&view, op, idx, order[1], opts))
                 .flatten();
             let (idx, outcome) = hedged.unwrap_or_else(|| {
                 let outcome = self
-                    .run_round(&[0], &[idx], &attempt, opts)
+                    .run_round(&view, &[0], &[idx], &attempt, opts)
                     .pop()
                     .map_or(Err(NodeError::Shutdown), |(_, o)| o);
                 (idx, outcome)
             });
-            match tries.absorb(self, idx, outcome, op.idempotent) {
-                Next::Answer(resp) => return Ok(Ok((idx, resp))),
+            match tries.absorb(self, &view, idx, outcome, op.idempotent) {
+                Next::Answer(resp) => return Ok(Ok((view[idx].address.clone(), resp))),
                 Next::Stop(stop) => return Err(stop),
                 Next::GiveUp => break,
                 Next::TryAgain => {}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use super::{CallSpec, Cluster};
+use super::{CallSpec, Cluster, NodeSet};
 use crate::address::HostAddress;
 use crate::error::NodeError;
 use crate::node::{Answer, Node, Operation};
@@ -93,6 +93,7 @@ impl Cluster {
     /// for its attempt gets `Shutdown`.
     pub fn fan_out(
         &self,
+        view: &NodeSet,
         targets: &[usize],
         op: Arc<Operation>,
         opts: &CallSpec,
@@ -101,11 +102,12 @@ impl Cluster {
         let what = What(op.clone());
         let attempt: AttemptFn =
             Arc::new(move |node, deadline, sheltered| node.attempt(&op, deadline, sheltered));
-        self.fan_out_with(targets, &what, idempotent, attempt, opts)
+        self.fan_out_with(view, targets, &what, idempotent, attempt, opts)
     }
 
     fn fan_out_with(
         &self,
+        view: &NodeSet,
         targets: &[usize],
         what: &dyn std::fmt::Display,
         idempotent: bool,
@@ -118,7 +120,7 @@ impl Cluster {
         let mut results: Vec<NodeOutcome> = targets
             .iter()
             .map(|&node| NodeOutcome {
-                host: self.nodes[node].address.clone(),
+                host: view[node].address.clone(),
                 node,
                 outcome: Err(unsent.clone()),
                 attempts: 0,
@@ -130,7 +132,7 @@ impl Cluster {
         while !pending.is_empty() && self.stop_reason(opts).is_none() {
             round += 1;
             self.count_round(&mut results, &pending, opts);
-            for (pos, outcome) in self.run_round(&pending, targets, &attempt, opts) {
+            for (pos, outcome) in self.run_round(view, &pending, targets, &attempt, opts) {
                 results[pos].outcome = outcome;
             }
             if self.stop_reason(opts).is_some() {
@@ -144,7 +146,7 @@ impl Cluster {
                 let r = &results[pos];
                 log::warn!(
                     "{what} on {} failed ({}), retry {} in {wait:?}",
-                    self.nodes[r.node].address,
+                    r.host,
                     describe(&r.outcome),
                     r.attempts,
                 );
@@ -198,7 +200,7 @@ impl Cluster {
                 .ok()
                 .and_then(|a| a.retry_after.as_deref());
             let backoff = *backoff.get_or_insert_with(|| opts.policy.delay_before_retry(round));
-            let node = &self.nodes[r.node].address;
+            let node = &r.host;
             if let Some(w) = self.before_retry(opts, Some(backoff), retry_after, now, || {
                 format!("{node} ({})", describe(&r.outcome))
             }) {
@@ -241,6 +243,7 @@ impl Cluster {
     /// waits on, within the grace); after a cancel, `Cancelled`.
     pub(crate) fn run_round(
         &self,
+        view: &NodeSet,
         pending: &[usize],
         targets: &[usize],
         attempt: &AttemptFn,
@@ -251,7 +254,7 @@ impl Cluster {
         if pending.len() == 1 && opts.cancel.is_none() {
             // One node, nothing to cancel it: no thread hop needed.
             let pos = pending[0];
-            let node = &self.nodes[targets[pos]];
+            let node = &view[targets[pos]];
             return vec![(pos, guarded(attempt, node, deadline, sheltered))];
         }
         let pool = match self.pool() {
@@ -260,7 +263,7 @@ impl Cluster {
         };
         let (tx, rx) = crossbeam_channel::bounded(pending.len());
         for &pos in pending {
-            let node = self.nodes[targets[pos]].clone();
+            let node = view[targets[pos]].clone();
             let attempt = attempt.clone();
             let tx = tx.clone();
             pool.spawn(move || {
@@ -382,7 +385,7 @@ mod tests {
             .expect("client builds");
         let cluster = client.cluster_handle();
         let attempt: AttemptFn = Arc::new(|node, _, _| {
-            if node.index == 1 {
+            if node.address.port() == 10 {
                 panic!("a bug in an attempt");
             }
             Ok(Answer {
@@ -394,8 +397,15 @@ mod tests {
         });
         let opts = cluster.default_scope().spec();
         // Several nodes (jobs on the rayon pool) and one node (on the caller's thread).
-        let all = cluster.fan_out_with(&[0, 1, 2], &"test", true, attempt.clone(), &opts);
-        let one = cluster.fan_out_with(&[1], &"test", true, attempt, &opts);
+        let all = cluster.fan_out_with(
+            &cluster.nodes(),
+            &[0, 1, 2],
+            &"test",
+            true,
+            attempt.clone(),
+            &opts,
+        );
+        let one = cluster.fan_out_with(&cluster.nodes(), &[1], &"test", true, attempt, &opts);
         for outcomes in [&all[1..2], &one[..]] {
             assert!(
                 matches!(&outcomes[0].outcome, Err(NodeError::Internal(why)) if why.contains("a bug")),
@@ -411,7 +421,7 @@ mod tests {
         assert_eq!(all[2].outcome.as_ref().map(|r| r.status).ok(), Some(200));
         // The pool survived: it still runs jobs.
         let ok: AttemptFn = Arc::new(|_, _, _| Err(NodeError::PoolTimeout));
-        let again = cluster.fan_out_with(&[0, 1], &"test", false, ok, &opts);
+        let again = cluster.fan_out_with(&cluster.nodes(), &[0, 1], &"test", false, ok, &opts);
         assert!(again
             .iter()
             .all(|o| matches!(o.outcome, Err(NodeError::PoolTimeout))));
@@ -426,7 +436,7 @@ mod tests {
         let cluster = client.cluster_handle().clone();
         let stopper = cluster.clone();
         let attempt: AttemptFn = Arc::new(move |node, deadline, _| {
-            if node.index == 0 {
+            if node.address.port() == 9 {
                 Ok(Answer {
                     status: 201,
                     retry_after: None,
@@ -442,7 +452,7 @@ mod tests {
         });
         let opts = cluster.default_scope().spec();
         let start = Instant::now();
-        let out = cluster.fan_out_with(&[0, 1], &"test", true, attempt, &opts);
+        let out = cluster.fan_out_with(&cluster.nodes(), &[0, 1], &"test", true, attempt, &opts);
         assert!(start.elapsed() < Duration::from_secs(5));
         assert_eq!(out[0].outcome.as_ref().map(|r| r.status).ok(), Some(201));
         assert!(matches!(out[1].outcome, Err(NodeError::Shutdown)));

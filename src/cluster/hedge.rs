@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 use parking_lot::Mutex;
 
-use super::{CallSpec, Cluster};
+use super::{CallSpec, Cluster, NodeSet};
 use crate::error::NodeError;
 use crate::node::link::Abandon;
 use crate::node::load::{bucket_bound, BUCKETS};
@@ -140,12 +140,12 @@ type Tried = (usize, Result<Answer, NodeError>);
 
 impl Cluster {
     /// How long to wait before hedging, or `None` for no hedge now.
-    fn hedge_delay(&self, hedger: &Hedger) -> Option<Duration> {
+    fn hedge_delay(&self, view: &NodeSet, hedger: &Hedger) -> Option<Duration> {
         match hedger.policy.delay {
             HedgeDelay::After(d) => Some(d),
             HedgeDelay::Percentile(p) => {
                 let mut counts = [0u64; BUCKETS];
-                for n in &self.nodes {
+                for n in view.iter() {
                     for (c, x) in counts.iter_mut().zip(n.load.histogram().0) {
                         *c += x;
                     }
@@ -171,6 +171,7 @@ impl Cluster {
     /// node). `None` when hedging does not apply (the caller attempts as usual).
     pub(super) fn hedged(
         &self,
+        view: &NodeSet,
         op: &Arc<Operation>,
         first: usize,
         second: usize,
@@ -178,13 +179,13 @@ impl Cluster {
     ) -> Option<Tried> {
         let hedger = self.hedger.as_ref()?;
         hedger.deposit();
-        let delay = self.hedge_delay(hedger)?;
+        let delay = self.hedge_delay(view, hedger)?;
         let pool = self.pool().ok()?;
         let deadline = self.attempt_deadline(opts);
         let (tx, rx) = crossbeam_channel::bounded::<Tried>(2);
         let abandons = [Arc::new(Abandon::default()), Arc::new(Abandon::default())];
         let spawn = |idx: usize, abandon: Arc<Abandon>| {
-            let (node, op, tx) = (self.nodes[idx].clone(), op.clone(), tx.clone());
+            let (node, op, tx) = (view[idx].clone(), op.clone(), tx.clone());
             let sheltered = opts.sheltered;
             pool.spawn(move || {
                 let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -209,7 +210,7 @@ impl Cluster {
         let hedging = hedger.take();
         if hedging {
             hedger.sent.fetch_add(1, Ordering::Relaxed);
-            self.nodes[second]
+            view[second]
                 .load
                 .hedges_sent
                 .fetch_add(1, Ordering::Relaxed);
@@ -222,10 +223,7 @@ impl Cluster {
         }
         if hedging && out.0 == second && out.1.is_ok() {
             hedger.won.fetch_add(1, Ordering::Relaxed);
-            self.nodes[second]
-                .load
-                .hedges_won
-                .fetch_add(1, Ordering::Relaxed);
+            view[second].load.hedges_won.fetch_add(1, Ordering::Relaxed);
         }
         Some(out)
     }

@@ -8,6 +8,7 @@ mod background;
 mod failover;
 mod fan_out;
 mod hedge;
+mod members;
 mod resolver;
 mod stop;
 
@@ -29,6 +30,7 @@ pub(crate) use self::background::Callbacks;
 pub use self::failover::NodeResponse;
 pub(crate) use self::fan_out::{outcome_unknown, NodeOutcome};
 pub use self::hedge::{HedgeCounts, HedgeDelay, Hedging};
+pub(crate) use self::members::{parse_member, position};
 pub use self::resolver::HostResolver;
 pub(crate) use self::stop::{CallScope, CallSpec};
 pub use self::stop::{CancelToken, COMPENSATION_GRACE};
@@ -58,9 +60,14 @@ pub(crate) struct ClusterSettings {
     pub hedging: Option<Hedging>,
 }
 
-/// Builds node `i` for `host` (see [`Cluster::assemble`]).
-pub(crate) type MakeNode<'a> =
-    dyn Fn(usize, &HostAddress, &NodeSettings, Sender<HealthEvent>) -> Result<Node, Error> + 'a;
+/// Builds node `i` for `host` (see [`Cluster::assemble`]); kept by the
+/// cluster for nodes added later.
+pub(crate) type OwnedMakeNode = dyn Fn(usize, &HostAddress, &NodeSettings, Sender<HealthEvent>) -> Result<Node, Error>
+    + Send
+    + Sync;
+
+/// A snapshot of the node set: what one call works on.
+pub(crate) type NodeSet = Arc<Vec<Arc<Node>>>;
 
 /// What every call starts from.
 pub(crate) struct CallDefaults {
@@ -71,7 +78,13 @@ pub(crate) struct CallDefaults {
 pub(crate) struct Cluster {
     /// The largest body read (`max_response_bytes`).
     pub max_response_bytes: usize,
-    pub nodes: Vec<Arc<Node>>,
+    /// The node set now: a call takes it once (a snapshot) and works on
+    /// it to its end; membership changes swap it whole.
+    members: parking_lot::RwLock<NodeSet>,
+    /// Builds a node for a host added at runtime.
+    make_node: Box<OwnedMakeNode>,
+    node_settings: NodeSettings,
+    events: Sender<HealthEvent>,
     pub defaults: CallDefaults,
     fan_out_threads: usize,
     fan_out_pool: OnceLock<Result<rayon::ThreadPool, String>>,
@@ -99,9 +112,17 @@ impl Cluster {
             settings.root_certs_pem.clone(),
             settings.credentials.as_ref(),
         )?;
-        Cluster::assemble(settings, &|i, host, node_settings, events| {
-            Node::pooled(i, host.clone(), &connections, node_settings, events)
-        })
+        Cluster::assemble(
+            settings,
+            Box::new(
+                move |i: usize,
+                      host: &HostAddress,
+                      node_settings: &NodeSettings,
+                      events: Sender<HealthEvent>| {
+                    Node::pooled(i, host.clone(), &connections, node_settings, events)
+                },
+            ),
+        )
     }
 
     /// Builds the cluster over the nodes `make` builds, one per host (the
@@ -109,7 +130,7 @@ impl Cluster {
     /// background thread.
     pub(crate) fn assemble(
         settings: ClusterSettings,
-        make: &MakeNode<'_>,
+        make: Box<OwnedMakeNode>,
     ) -> Result<Arc<Cluster>, Error> {
         let node_settings = NodeSettings {
             limits: settings.limits,
@@ -126,11 +147,13 @@ impl Cluster {
             .enumerate()
             .map(|(i, h)| make(i, h, &node_settings, events_tx.clone()).map(Arc::new))
             .collect::<Result<Vec<_>, Error>>()?;
-        drop(events_tx);
         let (trigger, signal) = crossbeam_channel::bounded(0);
         let cluster = Arc::new(Cluster {
             max_response_bytes: settings.max_response_bytes,
-            nodes,
+            members: parking_lot::RwLock::new(Arc::new(nodes)),
+            make_node: make,
+            node_settings,
+            events: events_tx,
             defaults: CallDefaults {
                 policy: settings.policy,
                 operation_timeout: settings.operation_timeout,
@@ -163,7 +186,7 @@ impl Cluster {
         let _ = self.shut_at.set(Instant::now());
         self.shut.store(true, Ordering::Release);
         self.shutdown_trigger.lock().take();
-        for n in &self.nodes {
+        for n in self.nodes().iter() {
             n.shutdown();
         }
     }
@@ -205,9 +228,9 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// The index of `host`, if it is one of the nodes.
-    pub fn index_of(&self, host: &HostAddress) -> Option<usize> {
-        self.nodes.iter().position(|n| &n.address == host)
+    /// The node set now (a snapshot: membership changes do not touch it).
+    pub fn nodes(&self) -> NodeSet {
+        self.members.read().clone()
     }
 }
 
@@ -262,18 +285,31 @@ pub(crate) mod testing {
     ) -> Arc<Cluster> {
         let mut s = settings(nodes.len());
         tweak(&mut s);
-        Cluster::assemble(s, &|i, host, node_settings, events| {
-            let link: Arc<dyn Link> = nodes[i].clone();
-            let counters = Arc::new(NodeCounters::default());
-            Ok(Node::over(
-                i,
-                host.clone(),
-                link,
-                counters,
-                node_settings,
-                events,
-            ))
-        })
+        let nodes: Vec<Arc<ScriptedNode>> = nodes.to_vec();
+        Cluster::assemble(
+            s,
+            Box::new(
+                move |i: usize,
+                      host: &HostAddress,
+                      node_settings: &NodeSettings,
+                      events: Sender<HealthEvent>| {
+                    // A node added later gets a scripted node of its own.
+                    let link: Arc<dyn Link> = match nodes.get(i) {
+                        Some(n) => n.clone(),
+                        None => ScriptedNode::new(),
+                    };
+                    let counters = Arc::new(NodeCounters::default());
+                    Ok(Node::over(
+                        i,
+                        host.clone(),
+                        link,
+                        counters,
+                        node_settings,
+                        events,
+                    ))
+                },
+            ),
+        )
         .unwrap_or_else(|e| panic!("a scripted cluster starts: {e}"))
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::Cluster;
+use super::{Cluster, NodeSet};
 use crate::random::random_u64;
 
 /// How a one-node request picks its node.
@@ -27,13 +27,11 @@ pub enum HostResolver {
 
 impl Cluster {
     /// The order in which a one-node call tries nodes.
-    pub(crate) fn candidates(&self) -> Vec<usize> {
-        let routable: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].is_healthy())
-            .collect();
+    pub(crate) fn candidates(&self, view: &NodeSet) -> Vec<usize> {
+        let routable: Vec<usize> = (0..view.len()).filter(|&i| view[i].is_healthy()).collect();
         // When every node is unhealthy they are tried anyway.
         let pool = if routable.is_empty() {
-            (0..self.nodes.len()).collect()
+            (0..view.len()).collect()
         } else {
             routable
         };
@@ -41,28 +39,28 @@ impl Cluster {
             HostResolver::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % pool.len(),
             HostResolver::Random => (random_u64() % pool.len() as u64) as usize,
             HostResolver::Fallback => 0,
-            HostResolver::LeastLoaded => self.least_loaded(&pool),
+            HostResolver::LeastLoaded => least_loaded(view, &pool),
         };
         let mut order = pool[start..].to_vec();
         order.extend_from_slice(&pool[..start]);
         order
     }
+}
 
-    /// Power of two choices: the position in `pool` of the cheaper of two
-    /// distinct nodes drawn at random.
-    pub(super) fn least_loaded(&self, pool: &[usize]) -> usize {
-        if pool.len() < 2 {
-            return 0;
-        }
-        let r = random_u64();
-        let a = (r % pool.len() as u64) as usize;
-        let b = (a + 1 + ((r >> 32) % (pool.len() as u64 - 1)) as usize) % pool.len();
-        let now = std::time::Instant::now();
-        let cost = |i: usize| self.nodes[pool[i]].load.cost(now);
-        if cost(b) < cost(a) {
-            b
-        } else {
-            a
-        }
+/// Power of two choices: the position in `pool` of the cheaper of two
+/// distinct nodes drawn at random.
+fn least_loaded(view: &NodeSet, pool: &[usize]) -> usize {
+    if pool.len() < 2 {
+        return 0;
+    }
+    let r = random_u64();
+    let a = (r % pool.len() as u64) as usize;
+    let b = (a + 1 + ((r >> 32) % (pool.len() as u64 - 1)) as usize) % pool.len();
+    let now = std::time::Instant::now();
+    let cost = |i: usize| view[pool[i]].load.cost(now);
+    if cost(b) < cost(a) {
+        b
+    } else {
+        a
     }
 }

@@ -8,7 +8,7 @@ use super::{
     GroupEndpoint, Ledger,
 };
 use crate::address::HostAddress;
-use crate::cluster::{outcome_unknown, CallScope, CallSpec, Cluster, NodeOutcome};
+use crate::cluster::{outcome_unknown, CallScope, CallSpec, Cluster, NodeOutcome, NodeSet};
 use crate::error::{Error, NodeFailure};
 use crate::journal::{CreateOutcome, SagaEnd, SagaOp};
 use crate::retry::RetryPolicy;
@@ -28,13 +28,22 @@ pub(crate) fn create_group(
     }
     let run = Run {
         cluster,
+        // The node set this saga works on, to its end.
+        view: cluster.nodes(),
         api,
         scope,
         id,
         request_id: new_request_id(),
         opts: scope.spec(),
     };
-    let trail = Trail::begin(ledger, cluster, SagaOp::Create, id, &run.request_id)?;
+    let trail = Trail::begin(
+        ledger,
+        &run.view,
+        SagaOp::Create,
+        id,
+        &run.request_id,
+        run.opts.deadline,
+    )?;
     run.pre_check(&trail)?;
     let mut state = CreateState::default();
     let mut saga: Saga<'_, Failures> =
@@ -63,6 +72,7 @@ pub(crate) fn create_group(
 /// One create saga's fixed parts.
 struct Run<'a> {
     cluster: &'a Cluster,
+    view: NodeSet,
     api: &'a GroupApi,
     scope: &'a CallScope,
     id: &'a str,
@@ -72,7 +82,7 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn all(&self) -> Vec<usize> {
-        (0..self.cluster.nodes.len()).collect()
+        (0..self.view.len()).collect()
     }
 
     fn send(
@@ -83,6 +93,7 @@ impl<'a> Run<'a> {
     ) -> Vec<NodeOutcome> {
         send(
             self.cluster,
+            &self.view,
             endpoint,
             self.id,
             targets,
@@ -123,11 +134,10 @@ impl<'a> Run<'a> {
         trail: &'a Trail<'a>,
         comp: &mut Compensations<'a, Failures>,
     ) -> Result<(), Failures> {
-        let cluster = self.cluster;
         let (healthy, unhealthy): (Vec<usize>, Vec<usize>) = self
             .all()
             .into_iter()
-            .partition(|&i| cluster.nodes[i].is_healthy());
+            .partition(|&i| self.view[i].is_healthy());
         if !unhealthy.is_empty() {
             let once = CallSpec {
                 policy: RetryPolicy::none(),
@@ -140,7 +150,7 @@ impl<'a> Run<'a> {
             let outcomes = self.send(&self.api.create, &healthy, &self.opts);
             state.absorb(&self.api.create, outcomes);
         }
-        trail.outcomes(&state.per_node(cluster));
+        trail.outcomes(&state.per_node(&self.view));
         if !state.created.is_empty() {
             self.register_rollback(state.created.clone(), trail, comp);
         }
@@ -160,13 +170,13 @@ impl<'a> Run<'a> {
         comp: &mut Compensations<'a, Failures>,
     ) {
         let (cluster, api, scope, id) = (self.cluster, self.api, self.scope, self.id);
-        let request_id = self.request_id.clone();
+        let (view, request_id) = (self.view.clone(), self.request_id.clone());
         comp.push("delete where this saga created", move || {
-            let failed = rollback(cluster, api, scope, id, &targets, &request_id);
+            let failed = rollback(cluster, &view, api, scope, id, &targets, &request_id);
             let results: Vec<(usize, bool)> = targets
                 .iter()
                 .map(|&n| {
-                    let host = &cluster.nodes[n].address;
+                    let host = &view[n].address;
                     (n, !failed.iter().any(|f| &f.host == host))
                 })
                 .collect();
@@ -221,7 +231,7 @@ impl<'a> Run<'a> {
         let possible_orphans: Vec<HostAddress> = state
             .unknown
             .iter()
-            .map(|&i| self.cluster.nodes[i].address.clone())
+            .map(|&i| self.view[i].address.clone())
             .collect();
         if !possible_orphans.is_empty() {
             log::error!(
@@ -271,11 +281,11 @@ struct CreateState {
 
 impl CreateState {
     /// Each node's outcome, for the journal.
-    fn per_node(&self, cluster: &Cluster) -> Vec<(usize, CreateOutcome)> {
+    fn per_node(&self, view: &NodeSet) -> Vec<(usize, CreateOutcome)> {
         self.tried
             .iter()
             .map(|&n| {
-                let host = &cluster.nodes[n].address;
+                let host = &view[n].address;
                 let outcome = if self.created.contains(&n) {
                     CreateOutcome::Created
                 } else if self.unknown.contains(&n) {

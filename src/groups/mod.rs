@@ -25,7 +25,7 @@ use self::trail::Trail;
 use crate::journal::{SagaEnd, SagaOp};
 
 use crate::address::{validate_group_id, HostAddress};
-use crate::cluster::{CallScope, CallSpec, Cluster, NodeOutcome};
+use crate::cluster::{position, CallScope, CallSpec, Cluster, NodeOutcome, NodeSet};
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::Answer;
 use crate::random::random_u64;
@@ -49,9 +49,11 @@ impl fmt::Display for Failures {
     }
 }
 
-/// Sends one group operation to `targets`.
+/// Sends one group operation to `targets` (positions in `view`, the node
+/// set the call works on).
 fn send(
     cluster: &Cluster,
+    view: &NodeSet,
     endpoint: &GroupEndpoint,
     id: &str,
     targets: &[usize],
@@ -65,7 +67,7 @@ fn send(
         true,
         request_id,
     ));
-    cluster.fan_out(targets, op, opts)
+    cluster.fan_out(view, targets, op, opts)
 }
 
 fn unexpected(status: u16, body: &[u8]) -> NodeError {
@@ -80,6 +82,7 @@ fn unexpected(status: u16, body: &[u8]) -> NodeError {
 /// shutdown or cancel (within the grace).
 fn rollback(
     cluster: &Cluster,
+    view: &NodeSet,
     api: &GroupApi,
     scope: &CallScope,
     id: &str,
@@ -90,7 +93,15 @@ fn rollback(
     delete_failures(
         api,
         id,
-        send(cluster, &api.delete, id, targets, &opts, Some(request_id)),
+        send(
+            cluster,
+            view,
+            &api.delete,
+            id,
+            targets,
+            &opts,
+            Some(request_id),
+        ),
     )
 }
 
@@ -184,9 +195,25 @@ pub(crate) fn delete_group_outcomes(
     }
     let request_id = new_request_id();
     let opts = scope.spec();
-    let trail = Trail::begin(ledger, cluster, SagaOp::Delete, id, &request_id)?;
-    let all: Vec<usize> = (0..cluster.nodes.len()).collect();
-    let outcomes = send(cluster, &api.delete, id, &all, &opts, Some(&request_id));
+    let view = cluster.nodes();
+    let trail = Trail::begin(
+        ledger,
+        &view,
+        SagaOp::Delete,
+        id,
+        &request_id,
+        opts.deadline,
+    )?;
+    let all: Vec<usize> = (0..view.len()).collect();
+    let outcomes = send(
+        cluster,
+        &view,
+        &api.delete,
+        id,
+        &all,
+        &opts,
+        Some(&request_id),
+    );
     // Stopped part way: the journal (if kept) holds an unfinished delete
     // for `recover()` to complete.
     if let Some(refused) = scope.refused(cluster) {
@@ -221,9 +248,11 @@ pub(crate) fn verify_group_everywhere(
     if let Some(refused) = scope.refused(cluster) {
         return Err(refused);
     }
-    let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+    let view = cluster.nodes();
+    let all: Vec<usize> = (0..view.len()).collect();
     let outcomes = send(
         cluster,
+        &view,
         &api.verify,
         id,
         &all,
@@ -261,12 +290,11 @@ pub(crate) fn verify_group(
     if let Some(refused) = scope.refused(cluster) {
         return Err(refused);
     }
-    let node = cluster
-        .index_of(host)
-        .ok_or_else(|| Error::UnknownHost(host.clone()))?;
+    let view = cluster.nodes();
+    let node = position(&view, host).ok_or_else(|| Error::UnknownHost(host.clone()))?;
     // One request to one node: there is nothing to tie together, so no request id.
     let opts = scope.spec();
-    let outcome = send(cluster, &api.verify, id, &[node], &opts, None)
+    let outcome = send(cluster, &view, &api.verify, id, &[node], &opts, None)
         .pop()
         .map_or(Err(NodeError::Shutdown), |o| o.outcome);
     match presence(api, outcome) {

@@ -13,7 +13,7 @@ use super::ledger::Ledger;
 use super::trail::Trail;
 use super::{delete_failures, presence, send, validate_group_id, GroupApi};
 use crate::address::HostAddress;
-use crate::cluster::{CallScope, Cluster};
+use crate::cluster::{position, CallScope, Cluster, NodeSet};
 use crate::error::{body_excerpt, Error, NodeError};
 use crate::journal::history::{self, Chain, Now};
 use crate::journal::{Record, SagaEnd, SagaOp};
@@ -49,10 +49,11 @@ pub(crate) fn recover(
         chains
     })?;
     let mut report = RecoveryReport::default();
+    let view = cluster.nodes();
     let mut replaced: Vec<(Vec<u64>, Option<Record>)> = Vec::new();
     for chain in chains {
         let carry = if chain.is_open() && scope.refused(cluster).is_none() {
-            recover_chain(cluster, api, scope, &chain, &mut report)
+            recover_chain(cluster, &view, api, scope, &chain, &mut report)
         } else if chain.is_open() {
             Some(chain.carry()) // shut down or cancelled meanwhile: kept as it is
         } else {
@@ -91,6 +92,7 @@ fn splice(records: Vec<Record>, replaced: &[(Vec<u64>, Option<Record>)]) -> Vec<
 /// What each node named by the chain says now.
 fn check_nodes(
     cluster: &Cluster,
+    view: &NodeSet,
     api: &GroupApi,
     scope: &CallScope,
     chain: &Chain,
@@ -105,7 +107,7 @@ fn check_nodes(
         match name
             .parse::<HostAddress>()
             .ok()
-            .and_then(|h| cluster.index_of(&h))
+            .and_then(|h| position(view, &h))
         {
             Some(i) => members.push(i),
             None => {
@@ -116,6 +118,7 @@ fn check_nodes(
     let opts = scope.repairing();
     for o in send(
         cluster,
+        view,
         &api.verify,
         &chain.group,
         &members,
@@ -136,13 +139,14 @@ fn check_nodes(
 /// as one record.
 fn recover_chain(
     cluster: &Cluster,
+    view: &NodeSet,
     api: &GroupApi,
     scope: &CallScope,
     chain: &Chain,
     report: &mut RecoveryReport,
 ) -> Option<Record> {
     if chain.latest == Some(SagaOp::RepairPresent) {
-        return recover_repair(cluster, api, scope, chain, report);
+        return recover_repair(cluster, view, api, scope, chain, report);
     }
     let operation = match chain.latest {
         Some(SagaOp::Delete) => SagaKind::Delete,
@@ -157,7 +161,7 @@ fn recover_chain(
             outcome,
         });
     };
-    let plan = history::decide(chain, &check_nodes(cluster, api, scope, chain));
+    let plan = history::decide(chain, &check_nodes(cluster, view, api, scope, chain));
     if plan.complete {
         finished("completed: the group is on every node".to_string());
         return None;
@@ -168,10 +172,10 @@ fn recover_chain(
         .filter_map(|n| {
             n.parse::<HostAddress>()
                 .ok()
-                .and_then(|h| cluster.index_of(&h))
+                .and_then(|h| position(view, &h))
         })
         .collect();
-    let failed = delete_on(cluster, api, scope, chain, &targets);
+    let failed = delete_on(cluster, view, api, scope, chain, &targets);
     finished(format!(
         "{}: deleted on {} node(s) where this client's sagas left the group",
         if operation == SagaKind::Delete {
@@ -184,7 +188,7 @@ fn recover_chain(
     let mut open = chain.clone();
     let mut attention: Vec<(String, String)> = plan.attention;
     for &n in &targets {
-        let host = &cluster.nodes[n].address;
+        let host = &view[n].address;
         match failed.iter().find(|f| &f.host == host) {
             Some(f) => attention.push((host.to_string(), format!("delete failed: {}", f.error))),
             None => report.repaired.push(Repaired {
@@ -209,12 +213,13 @@ fn recover_chain(
 /// An interrupted or unconverged repair to present is run again.
 fn recover_repair(
     cluster: &Cluster,
+    view: &NodeSet,
     api: &GroupApi,
     scope: &CallScope,
     chain: &Chain,
     report: &mut RecoveryReport,
 ) -> Option<Record> {
-    let nodes = repair_nodes(cluster, api, scope, &chain.group, Intent::Present);
+    let nodes = repair_nodes(cluster, view, api, scope, &chain.group, Intent::Present);
     let failed: Vec<&(HostAddress, NodeRepair)> = nodes
         .iter()
         .filter(|(_, r)| matches!(r, NodeRepair::Failed(_)))
@@ -242,6 +247,7 @@ fn recover_repair(
 /// Deletes the chain's group on `targets`; the nodes where that failed.
 fn delete_on(
     cluster: &Cluster,
+    view: &NodeSet,
     api: &GroupApi,
     scope: &CallScope,
     chain: &Chain,
@@ -250,6 +256,7 @@ fn delete_on(
     let opts = scope.repairing();
     let outcomes = send(
         cluster,
+        view,
         &api.delete,
         &chain.group,
         targets,
@@ -279,8 +286,9 @@ pub(crate) fn repair_group(
         Intent::Absent => SagaOp::RepairAbsent,
     };
     let request_id = super::new_request_id();
-    let trail = Trail::begin(ledger, cluster, op, id, &request_id)?;
-    let nodes = repair_nodes(cluster, api, scope, id, intent);
+    let view = cluster.nodes();
+    let trail = Trail::begin(ledger, &view, op, id, &request_id, scope.spec().deadline)?;
+    let nodes = repair_nodes(cluster, &view, api, scope, id, intent);
     // Stopped part way: the journal (if kept) holds the repair, unfinished.
     if let Some(refused) = scope.refused(cluster) {
         return Err(refused);
@@ -306,16 +314,17 @@ pub(crate) fn repair_group(
 /// Converges every node to `intent`: what happened on each, in node order.
 fn repair_nodes(
     cluster: &Cluster,
+    view: &NodeSet,
     api: &GroupApi,
     scope: &CallScope,
     id: &str,
     intent: Intent,
 ) -> Vec<(HostAddress, NodeRepair)> {
     let opts = scope.repairing();
-    let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+    let all: Vec<usize> = (0..view.len()).collect();
     let mut nodes: Vec<(HostAddress, Option<NodeRepair>)> = Vec::new();
     let mut todo = Vec::new();
-    for o in send(cluster, &api.verify, id, &all, &opts, None) {
+    for o in send(cluster, view, &api.verify, id, &all, &opts, None) {
         let host = o.host.clone();
         let done = match (presence(api, o.outcome), intent) {
             (Ok(true), Intent::Present) => Some(NodeRepair::AlreadyPresent),
@@ -333,7 +342,7 @@ fn repair_nodes(
         Intent::Present => &api.create,
         Intent::Absent => &api.delete,
     };
-    for o in send(cluster, endpoint, id, &todo, &opts, None) {
+    for o in send(cluster, view, endpoint, id, &todo, &opts, None) {
         let repair = match o.outcome {
             Ok(a)
                 if endpoint.done.contains(&a.status) || endpoint.unchanged.contains(&a.status) =>

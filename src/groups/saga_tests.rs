@@ -40,7 +40,7 @@ impl World {
     }
 
     fn host(&self, i: usize) -> HostAddress {
-        self.cluster.nodes[i].address.clone()
+        self.cluster.nodes()[i].address.clone()
     }
 }
 
@@ -150,7 +150,7 @@ fn a_known_unhealthy_node_is_tried_alone_first_and_nothing_is_created() {
     };
     w.nodes[2].set_down(true);
     assert!(w.create("warm").is_err()); // marks node 2 unhealthy
-    assert!(!w.cluster.nodes[2].is_healthy());
+    assert!(!w.cluster.nodes()[2].is_healthy());
     let before: Vec<usize> = w.nodes.iter().map(|n| n.seen("POST")).collect();
     assert!(w.create("g").is_err());
     assert!(w.holders("g").is_empty());

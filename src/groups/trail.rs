@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::ledger::{Ledger, Running};
-use crate::cluster::Cluster;
+use crate::cluster::NodeSet;
 use crate::error::Error;
 use crate::journal::{CreateOutcome, Journal, Record, SagaEnd, SagaOp};
 use crate::random::random_u64;
@@ -13,7 +13,8 @@ use crate::random::random_u64;
 pub(super) struct Trail<'a> {
     journal: Option<Arc<Journal>>,
     ledger: &'a Ledger,
-    cluster: &'a Cluster,
+    /// The node set the saga works on: positions are named by address.
+    view: NodeSet,
     saga: u64,
     _running: Option<Running<'a>>,
 }
@@ -21,13 +22,15 @@ pub(super) struct Trail<'a> {
 impl<'a> Trail<'a> {
     /// Starts a saga's trail: its `Begin` record (not synced: until a
     /// `Before` record is, nothing has been sent that needs undoing).
-    /// After `shutdown()` the journal is gone: `Error::Shutdown`.
+    /// After `shutdown()` the journal is gone: `Error::Shutdown`. While
+    /// `recover()` settles the group it waits, until `deadline`.
     pub fn begin(
         ledger: &'a Ledger,
-        cluster: &'a Cluster,
+        view: &NodeSet,
         op: SagaOp,
         group: &str,
         request_id: &str,
+        deadline: std::time::Instant,
     ) -> Result<Trail<'a>, Error> {
         let journal = ledger.journal();
         if ledger.is_kept() && journal.is_none() {
@@ -36,30 +39,24 @@ impl<'a> Trail<'a> {
         // Without a journal nothing is written: no id is drawn.
         let saga = journal.as_ref().map_or(0, |_| random_u64());
         let running = match &journal {
-            Some(j) => Some(
-                ledger.begin(
-                    j,
-                    Record::Begin {
-                        saga,
-                        op,
-                        group: group.to_string(),
-                        nodes: cluster
-                            .nodes
-                            .iter()
-                            .map(|n| n.address.to_string())
-                            .collect(),
-                        request_id: request_id.to_string(),
-                    },
-                    group,
-                    std::time::Instant::now() + cluster.defaults.operation_timeout,
-                )?,
-            ),
+            Some(j) => Some(ledger.begin(
+                j,
+                Record::Begin {
+                    saga,
+                    op,
+                    group: group.to_string(),
+                    nodes: view.iter().map(|n| n.address.to_string()).collect(),
+                    request_id: request_id.to_string(),
+                },
+                group,
+                deadline,
+            )?),
             None => None,
         };
         Ok(Trail {
             journal,
             ledger,
-            cluster,
+            view: view.clone(),
             saga,
             _running: running,
         })
@@ -73,7 +70,7 @@ impl<'a> Trail<'a> {
     fn names(&self, nodes: &[usize]) -> Vec<String> {
         nodes
             .iter()
-            .map(|&i| self.cluster.nodes[i].address.to_string())
+            .map(|&i| self.view[i].address.to_string())
             .collect()
     }
 
@@ -100,7 +97,7 @@ impl<'a> Trail<'a> {
             .iter()
             .map(|&(node, outcome)| Record::Outcome {
                 saga: self.saga,
-                node: self.cluster.nodes[node].address.to_string(),
+                node: self.view[node].address.to_string(),
                 outcome,
             })
             .collect();
@@ -113,7 +110,7 @@ impl<'a> Trail<'a> {
             .iter()
             .map(|&(node, ok)| Record::Compensated {
                 saga: self.saga,
-                node: self.cluster.nodes[node].address.to_string(),
+                node: self.view[node].address.to_string(),
                 ok,
             })
             .collect();

@@ -74,10 +74,10 @@ impl ConnectionSettings {
     }
 }
 
-/// A health change of node `node`, for the background thread to announce.
-#[derive(Debug, Clone, Copy)]
+/// A health change of a node, for the background thread to announce.
+#[derive(Debug, Clone)]
 pub(crate) struct HealthEvent {
-    pub node: usize,
+    pub host: HostAddress,
     pub transition: Transition,
 }
 
@@ -107,7 +107,6 @@ pub(crate) struct NodeSettings {
 }
 
 pub(crate) struct Node {
-    pub index: usize,
     pub address: HostAddress,
     /// How exchanges reach the node: its pool of HTTP connections (or, in
     /// unit tests, a scripted node).
@@ -135,7 +134,7 @@ pub(crate) struct Node {
 impl Node {
     /// A node reached through its own pool of HTTP connections.
     pub fn pooled(
-        index: usize,
+        _position: usize,
         address: HostAddress,
         connections: &ConnectionSettings,
         settings: &NodeSettings,
@@ -150,14 +149,14 @@ impl Node {
             .saturating_add(transport.request_timeout)
             .min(settings.attempt_time.saturating_mul(2));
         let link = Arc::new(Pool::new(settings.limits, node_transport, counters.clone()));
-        let mut node = Node::over(index, address, link, counters, settings, events);
+        let mut node = Node::over(_position, address, link, counters, settings, events);
         node.probe_timeout = probe_timeout;
         Ok(node)
     }
 
     /// A node reached through `link`, counting in `counters`.
     pub fn over(
-        index: usize,
+        _position: usize,
         address: HostAddress,
         link: Arc<dyn Link>,
         counters: Arc<NodeCounters>,
@@ -165,7 +164,6 @@ impl Node {
         events: Sender<HealthEvent>,
     ) -> Node {
         Node {
-            index,
             address,
             link,
             counters,
@@ -314,7 +312,7 @@ impl Node {
         }
         // The background thread may be gone (shutdown); nothing to announce then.
         let _ = self.events.send(HealthEvent {
-            node: self.index,
+            host: self.address.clone(),
             transition,
         });
     }

@@ -1,0 +1,172 @@
+//! A living node set: nodes added and removed at runtime, against test
+//! nodes. A call works on the node set it started with; a removed node
+//! takes no new calls, finishes the ones it has, then closes its
+//! connections; nodes that stay keep their pools, health and metrics.
+
+// Closures here return the library's `Error` by value (the variant users
+// match on); its size is the library's documented choice.
+#![allow(clippy::result_large_err)]
+
+mod common;
+
+use std::time::Duration;
+
+use cluster_client::testkit::{Fault, FaultRule, TestCluster};
+use cluster_client::{Error, HostAddress};
+use common::{fast_builder, host, wait_for};
+
+#[test]
+fn nodes_are_added_and_removed_and_checked() {
+    let nodes = TestCluster::start(3).unwrap();
+    let c = fast_builder(&nodes)
+        .hosts(&nodes.urls()[..2])
+        .build()
+        .unwrap();
+    for bad in ["", "ftp://x", "http://"] {
+        assert!(
+            matches!(c.add_node(bad), Err(Error::InvalidConfig(_))),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        c.add_node(nodes.node(0).url()),
+        Err(Error::InvalidConfig(_))
+    ));
+    c.add_node(nodes.node(2).url()).unwrap();
+    let m = c.cluster_management();
+    assert_eq!(
+        m.nodes(),
+        vec![host(&nodes, 0), host(&nodes, 1), host(&nodes, 2)]
+    );
+    c.create_group("g").unwrap();
+    assert_eq!(nodes.nodes_with_group("g"), vec![0, 1, 2]);
+    let absent: HostAddress = "http://127.0.0.1:9".parse().unwrap();
+    assert!(!c.remove_node(&absent).unwrap());
+    assert!(c.remove_node(&host(&nodes, 0)).unwrap());
+    assert_eq!(m.nodes(), vec![host(&nodes, 1), host(&nodes, 2)]);
+    assert!(!m.connection_pool_metrics().contains_key(&host(&nodes, 0)));
+    let before = nodes.node(0).request_count();
+    c.create_group("h").unwrap();
+    assert_eq!(nodes.nodes_with_group("h"), vec![1, 2]);
+    assert_eq!(nodes.node(0).request_count(), before, "no new calls");
+    assert!(c.remove_node(&host(&nodes, 1)).unwrap());
+    assert!(
+        matches!(
+            c.remove_node(&host(&nodes, 2)),
+            Err(Error::InvalidConfig(_))
+        ),
+        "the last node stays"
+    );
+    c.shutdown();
+    assert!(matches!(
+        c.add_node(nodes.node(0).url()),
+        Err(Error::Shutdown)
+    ));
+}
+
+#[test]
+fn set_nodes_keeps_the_nodes_that_stay() {
+    let nodes = TestCluster::start(3).unwrap();
+    let c = fast_builder(&nodes)
+        .hosts(&nodes.urls()[..2])
+        .build()
+        .unwrap();
+    c.create_group("g").unwrap();
+    let m = c.cluster_management();
+    let kept = m.connection_pool_metrics()[&host(&nodes, 1)];
+    assert!(kept.operations_executed >= 2);
+    for bad in [
+        vec![],
+        vec![nodes.node(1).url(), nodes.node(1).url()],
+        vec!["nope".to_string()],
+    ] {
+        assert!(
+            matches!(c.set_nodes(&bad), Err(Error::InvalidConfig(_))),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        m.nodes(),
+        vec![host(&nodes, 0), host(&nodes, 1)],
+        "nothing changed"
+    );
+    c.set_nodes([nodes.node(1).url(), nodes.node(2).url()])
+        .unwrap();
+    assert_eq!(m.nodes(), vec![host(&nodes, 1), host(&nodes, 2)]);
+    let now = m.connection_pool_metrics();
+    assert_eq!(
+        now[&host(&nodes, 1)],
+        kept,
+        "the node that stayed kept its metrics"
+    );
+    assert_eq!(now[&host(&nodes, 2)].operations_executed, 0);
+    assert!(!now.contains_key(&host(&nodes, 0)));
+}
+
+#[test]
+fn a_saga_works_on_the_node_set_it_started_with() {
+    let nodes = TestCluster::start(3).unwrap();
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Delay(Duration::from_millis(400)))
+            .method("POST")
+            .times(1),
+    );
+    let c = fast_builder(&nodes)
+        .hosts(&nodes.urls()[..2])
+        .build()
+        .unwrap();
+    std::thread::scope(|s| {
+        let creating = s.spawn(|| c.create_group("g"));
+        assert!(wait_for(Duration::from_secs(5), || nodes
+            .node(1)
+            .has_group("g")));
+        // Mid-saga: node 1 leaves, node 2 joins.
+        assert!(c.remove_node(&host(&nodes, 1)).unwrap());
+        c.add_node(nodes.node(2).url()).unwrap();
+        creating.join().unwrap().unwrap();
+    });
+    assert_eq!(
+        nodes.nodes_with_group("g"),
+        vec![0, 1],
+        "the saga's own snapshot"
+    );
+    // Later calls see the new set.
+    c.create_group("h").unwrap();
+    assert_eq!(nodes.nodes_with_group("h"), vec![0, 2]);
+}
+
+#[test]
+fn a_removed_node_finishes_its_calls_then_closes_its_connections() {
+    let nodes = TestCluster::start(2).unwrap();
+    let c = fast_builder(&nodes)
+        .host_resolver(cluster_client::HostResolver::Fallback)
+        .build()
+        .unwrap();
+    c.request("GET", "/_admin/server/id", None).unwrap();
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+            .method("GET")
+            .times(1),
+    );
+    std::thread::scope(|s| {
+        let asking = s.spawn(|| c.request("GET", "/_admin/server/id", None));
+        assert!(wait_for(Duration::from_secs(5), || nodes
+            .node(0)
+            .request_count()
+            >= 2));
+        assert!(c.remove_node(&host(&nodes, 0)).unwrap());
+        let answer = asking.join().unwrap().unwrap();
+        assert_eq!(
+            answer.host,
+            host(&nodes, 0),
+            "the call in flight finished there"
+        );
+    });
+    assert!(
+        wait_for(Duration::from_secs(5), || nodes.node(0).open_connections()
+            == 0),
+        "the removed node's connections close"
+    );
+    let r = c.request("GET", "/_admin/server/id", None).unwrap();
+    assert_eq!(r.host, host(&nodes, 1));
+}
