@@ -364,6 +364,14 @@ impl ClusterClient {
         self.inner.cluster.set_nodes(hosts)
     }
 
+    /// Asks the cluster for its coordinators (`GET /_api/cluster/endpoints`;
+    /// `tcp://` means `http://`, `ssl://` `https://`) and makes them the node
+    /// set, as [`set_nodes`](Self::set_nodes) does; the new set. A failed
+    /// call or an empty list changes nothing (`Err`).
+    pub fn refresh_nodes(&self) -> Result<Vec<HostAddress>, Error> {
+        self.inner.cluster.discover(&self.scope)
+    }
+
     /// The nodes, their health and pool metrics.
     pub fn cluster_management(&self) -> ClusterManagement {
         ClusterManagement::new(self.inner.cluster.clone())

@@ -170,3 +170,71 @@ fn a_removed_node_finishes_its_calls_then_closes_its_connections() {
     let r = c.request("GET", "/_admin/server/id", None).unwrap();
     assert_eq!(r.host, host(&nodes, 1));
 }
+
+#[test]
+fn refresh_nodes_follows_the_coordinators_the_cluster_reports() {
+    let nodes = TestCluster::start(3).unwrap();
+    let c = fast_builder(&nodes)
+        .hosts(&nodes.urls()[..1])
+        .build()
+        .unwrap();
+    nodes.node(0).inject(
+        FaultRule::status(503)
+            .method("GET")
+            .path_prefix("/_api/cluster/endpoints")
+            .always(),
+    );
+    assert!(c.refresh_nodes().is_err());
+    assert_eq!(
+        c.cluster_management().nodes(),
+        vec![host(&nodes, 0)],
+        "unchanged"
+    );
+    nodes.node(0).clear_faults();
+    let found = c.refresh_nodes().unwrap();
+    assert_eq!(
+        found,
+        vec![host(&nodes, 0), host(&nodes, 1), host(&nodes, 2)]
+    );
+    assert_eq!(c.cluster_management().nodes(), found);
+    c.create_group("g").unwrap();
+    assert_eq!(nodes.nodes_with_group("g"), vec![0, 1, 2]);
+}
+
+#[test]
+fn discovery_on_the_background_thread() {
+    let nodes = TestCluster::start(3).unwrap();
+    let c = fast_builder(&nodes)
+        .hosts(&nodes.urls()[..1])
+        .discovery_interval(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(5), || c
+        .cluster_management()
+        .nodes()
+        .len()
+        == 3));
+    let text = format!(
+        "hosts = [{:?}]\n[discovery]\ninterval = \"30ms\"\n",
+        nodes.node(0).url()
+    );
+    let config = cluster_client::ClientConfig::from_toml(&text).unwrap();
+    let from_file = cluster_client::ClusterClient::builder()
+        .config(config)
+        .build()
+        .unwrap();
+    assert!(wait_for(Duration::from_secs(5), || from_file
+        .cluster_management()
+        .nodes()
+        .len()
+        == 3));
+    let bad = cluster_client::ClientConfig::from_toml(
+        "hosts = [\"http://127.0.0.1:1\"]\n[discovery]\ninterval = \"soon\"\n",
+    );
+    assert!(
+        bad.is_err()
+            || bad
+                .and_then(|c| cluster_client::ClusterClient::builder().config(c).build())
+                .is_err()
+    );
+}

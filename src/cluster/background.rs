@@ -86,6 +86,7 @@ fn background_loop(
                     break;
                 }
                 cluster.maintain(Instant::now());
+                cluster.discover_if_due(Instant::now());
             }
         }
     }

@@ -58,6 +58,8 @@ pub(crate) struct ClusterSettings {
     pub tick: Duration,
     /// Hedged one-node reads, when enabled.
     pub hedging: Option<Hedging>,
+    /// Discovery on the background thread this often, when set.
+    pub discovery: Option<Duration>,
 }
 
 /// Builds node `i` for `host` (see [`Cluster::assemble`]); kept by the
@@ -91,6 +93,7 @@ pub(crate) struct Cluster {
     pub budget: RetryBudget,
     resolver: HostResolver,
     hedger: Option<hedge::Hedger>,
+    discovery: Option<members::Discovery>,
     next: AtomicUsize,
     shut: AtomicBool,
     /// When `shutdown()` was called: compensations go on for a grace after it.
@@ -163,6 +166,7 @@ impl Cluster {
             budget: settings.budget,
             resolver: settings.resolver,
             hedger: settings.hedging.map(hedge::Hedger::new),
+            discovery: settings.discovery.map(members::Discovery::every),
             next: AtomicUsize::new(0),
             shut: AtomicBool::new(false),
             shut_at: OnceLock::new(),
@@ -275,6 +279,7 @@ pub(crate) mod testing {
             root_certs_pem: None,
             tick: Duration::from_millis(50),
             hedging: None,
+            discovery: None,
         }
     }
 

@@ -56,6 +56,7 @@ pub struct ClientConfig {
     tls: Option<TlsSection>,
     journal: Option<JournalSection>,
     hedging: Option<HedgingSection>,
+    discovery: Option<DiscoverySection>,
     /// Where the file was read from (for error messages and relative paths).
     #[serde(skip)]
     origin: Origin,
@@ -130,6 +131,13 @@ struct PoolSection {
     max_connections_per_node: Option<Spanned<usize>>,
     min_connections_per_node: Option<Spanned<usize>>,
     purge_unused_after: Option<Spanned<PurgeAfter>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscoverySection {
+    /// How often the background thread asks the cluster for its coordinators.
+    interval: Option<Spanned<Humane>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -296,6 +304,10 @@ impl ClientConfig {
         b = self.apply_pool(b)?;
         b = self.apply_health(b)?;
         b = self.apply_hedging(b)?;
+        if let Some(d) = self.discovery.as_ref().and_then(|d| d.interval.as_ref()) {
+            o.check("discovery.interval", d, rules::duration(d.get_ref().0))?;
+            b.discovery = Some(d.get_ref().0);
+        }
         if let Some(p) = self.journal.as_ref().and_then(|j| j.path.as_ref()) {
             o.check(
                 "journal.path",

@@ -77,6 +77,7 @@ pub struct ClientBuilder {
     proxy_from_env: bool,
     root_certs_pem: Option<Vec<u8>>,
     hedging: Option<Hedging>,
+    discovery: Option<Duration>,
     group_api: GroupApi,
     journal: Option<std::path::PathBuf>,
     /// A config file that could not be read: reported by `build()`.
@@ -139,6 +140,7 @@ impl Default for ClientBuilder {
             proxy_from_env: false,
             root_certs_pem: None,
             hedging: None,
+            discovery: None,
             group_api: GroupApi::default(),
             journal: None,
             config_error: None,
@@ -270,6 +272,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Repeats [`ClusterClient::refresh_nodes`] on the background thread
+    /// this often (off by default): the node set follows the coordinators
+    /// the cluster reports; a failed or empty answer changes nothing and is
+    /// logged.
+    pub fn discovery_interval(mut self, every: Duration) -> Self {
+        self.discovery = Some(every);
+        self
+    }
+
     /// HTTP basic authentication on every request. Never logged or shown.
     pub fn basic_auth(mut self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
         self.basic_auth = Some((
@@ -397,6 +408,7 @@ impl ClientBuilder {
                 root_certs_pem: self.root_certs_pem,
                 tick: tick.max(Duration::from_millis(1)),
                 hedging: self.hedging,
+                discovery: self.discovery,
             },
             database: self.database,
             group_api: self.group_api,

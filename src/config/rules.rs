@@ -141,6 +141,9 @@ pub(super) fn check_values(b: &super::ClientBuilder) -> Result<(), Error> {
             crate::node::check_root_certs_pem(pem),
         )?;
     }
+    if let Some(d) = b.discovery {
+        named("discovery_interval", duration(d))?;
+    }
     if let Some(h) = &b.hedging {
         named("hedging budget_percent", hedge_budget(h.budget()))?;
         if let crate::cluster::HedgeDelay::After(d) = h.delay() {
