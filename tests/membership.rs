@@ -238,3 +238,35 @@ fn discovery_on_the_background_thread() {
                 .is_err()
     );
 }
+
+#[test]
+fn a_connection_older_than_its_lifetime_is_replaced() {
+    let nodes = TestCluster::start(1).unwrap();
+    let c = fast_builder(&nodes)
+        .max_connection_lifetime(Some(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    c.request("GET", "/_admin/server/id", None).unwrap();
+    c.request("GET", "/_admin/server/id", None).unwrap();
+    assert_eq!(nodes.node(0).accepted_connections(), 1, "young: reused");
+    std::thread::sleep(Duration::from_millis(120));
+    c.request("GET", "/_admin/server/id", None).unwrap();
+    assert_eq!(nodes.node(0).accepted_connections(), 2, "old: replaced");
+    let m = c.cluster_management().connection_pool_metrics()[&host(&nodes, 0)];
+    assert_eq!(m.connections_created, 2);
+    assert_eq!(m.connections_closed, 1);
+    let text = format!(
+        "hosts = [{:?}]\n[pool]\nmax_lifetime = \"5m\"\n",
+        nodes.node(0).url()
+    );
+    let config = cluster_client::ClientConfig::from_toml(&text).unwrap();
+    cluster_client::ClusterClient::builder()
+        .config(config)
+        .build()
+        .unwrap();
+    let never = format!(
+        "hosts = [{:?}]\n[pool]\nmax_lifetime = \"never\"\n",
+        nodes.node(0).url()
+    );
+    cluster_client::ClientConfig::from_toml(&never).unwrap();
+}

@@ -260,6 +260,7 @@ pub(crate) mod testing {
                 max: 4,
                 min_idle: 0,
                 purge_after: None,
+                max_lifetime: None,
             },
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(2),

@@ -131,6 +131,8 @@ struct PoolSection {
     max_connections_per_node: Option<Spanned<usize>>,
     min_connections_per_node: Option<Spanned<usize>>,
     purge_unused_after: Option<Spanned<PurgeAfter>>,
+    /// `"5m"` or `"never"`.
+    max_lifetime: Option<Spanned<PurgeAfter>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -62,6 +62,7 @@ pub struct ClientBuilder {
     max_connections: usize,
     min_connections: usize,
     purge_after: Option<Duration>,
+    max_lifetime: Option<Duration>,
     connect_timeout: Duration,
     request_timeout: Duration,
     operation_timeout: Duration,
@@ -125,6 +126,7 @@ impl Default for ClientBuilder {
             max_connections: 8,
             min_connections: 1,
             purge_after: Some(Duration::from_secs(60)),
+            max_lifetime: None,
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(60),
@@ -281,6 +283,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Closes a connection once it is older than this (jittered ±10 % per
+    /// connection) instead of reusing it, so a host name that now resolves
+    /// elsewhere is followed without a restart. `None` (the default):
+    /// connections live until idle too long or closed by the node.
+    pub fn max_connection_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
     /// HTTP basic authentication on every request. Never logged or shown.
     pub fn basic_auth(mut self, user: impl AsRef<str>, password: impl AsRef<str>) -> Self {
         self.basic_auth = Some((
@@ -389,6 +400,7 @@ impl ClientBuilder {
                     max: self.max_connections,
                     min_idle: self.min_connections,
                     purge_after: self.purge_after,
+                    max_lifetime: self.max_lifetime,
                 },
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,

@@ -141,6 +141,9 @@ pub(super) fn check_values(b: &super::ClientBuilder) -> Result<(), Error> {
             crate::node::check_root_certs_pem(pem),
         )?;
     }
+    if let Some(l) = b.max_lifetime {
+        named("max_connection_lifetime", duration(l))?;
+    }
     if let Some(d) = b.discovery {
         named("discovery_interval", duration(d))?;
     }

@@ -57,12 +57,31 @@ pub(crate) struct PoolLimits {
     pub max: usize,
     pub min_idle: usize,
     pub purge_after: Option<Duration>,
+    /// A connection older than this (jittered ±10 % per connection) is
+    /// closed instead of reused, so a name that now resolves elsewhere is
+    /// followed.
+    pub max_lifetime: Option<Duration>,
 }
 
 struct Slot<C> {
     id: u64,
     conn: C,
     last_used: Instant,
+    /// When the slot is too old to be lent again.
+    expires: Option<Instant>,
+}
+
+impl<C> Slot<C> {
+    fn expired(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|e| now >= e)
+    }
+}
+
+/// A lifetime jittered by ±10 %, so connections made together do not all
+/// expire together.
+fn jittered(lifetime: Duration) -> Duration {
+    let unit = (crate::random::random_u64() % 2001) as f64 / 1000.0 - 1.0; // -1..=1
+    lifetime.mul_f64(1.0 + 0.1 * unit)
 }
 
 struct PoolState<C: SlotConn> {
@@ -161,6 +180,14 @@ impl<S: SlotSource> Pool<S> {
                 return Err(NodeError::Shutdown);
             }
             // Most recently used first, so the oldest idle slots age out.
+            let now = Instant::now();
+            while st.idle.last().is_some_and(|s| s.expired(now)) {
+                if let Some(old) = st.idle.pop() {
+                    st.total -= 1;
+                    st.forget(old.id);
+                    drop(old); // closes its connection
+                }
+            }
             let slot = match st.idle.pop() {
                 Some(slot) => Some(slot),
                 None if st.total < self.limits.max => {
@@ -172,7 +199,8 @@ impl<S: SlotSource> Pool<S> {
                     Some(Slot {
                         id,
                         conn,
-                        last_used: Instant::now(),
+                        last_used: now,
+                        expires: self.limits.max_lifetime.map(|l| now + jittered(l)),
                     })
                 }
                 None => None,
@@ -211,11 +239,12 @@ impl<S: SlotSource> Pool<S> {
         slot.last_used = Instant::now();
         let mut st = self.state.lock();
         st.sheltered.retain(|&id| id != slot.id);
-        if st.shut {
+        if st.shut || slot.expired(slot.last_used) {
             st.total -= 1;
             st.forget(slot.id);
             drop(st);
             drop(slot);
+            self.freed.notify_one();
             return;
         }
         st.idle.push(slot);
@@ -349,6 +378,7 @@ mod tests {
                 max,
                 min_idle,
                 purge_after: Some(Duration::from_secs(60)),
+                max_lifetime: None,
             },
             FakeSource::default(),
             Arc::default(),
@@ -421,6 +451,31 @@ mod tests {
         // A slot with no open connection does not count as idle capacity.
         let never_connected = p.lease(soon()).unwrap();
         drop(never_connected);
+    }
+
+    #[test]
+    fn a_connection_past_its_lifetime_is_closed_not_lent_again() {
+        let p = Pool::new(
+            PoolLimits {
+                max: 2,
+                min_idle: 0,
+                purge_after: None,
+                max_lifetime: Some(Duration::from_millis(5)),
+            },
+            FakeSource::default(),
+            Arc::default(),
+        );
+        let first = p.lease(soon()).unwrap().connection().id;
+        let again = p.lease(soon()).unwrap().connection().id;
+        assert_eq!(first, again, "young: reused");
+        std::thread::sleep(Duration::from_millis(10));
+        let lease = p.lease(soon()).unwrap();
+        assert_ne!(lease.connection().id, first, "old: closed, a new one made");
+        drop(lease);
+        std::thread::sleep(Duration::from_millis(10));
+        let newer = p.lease(soon()).unwrap();
+        assert_eq!(p.transport.made.load(Ordering::SeqCst), 3);
+        drop(newer);
     }
 
     #[test]

@@ -108,6 +108,13 @@ impl ClientConfig {
             }
             b.purge_after = d.get_ref().0;
         }
+        if let Some(d) = &p.max_lifetime {
+            if let Some(age) = d.get_ref().0 {
+                let rule = rules::duration(age).map_err(|why| format!("{why} (or \"never\")"));
+                o.check("pool.max_lifetime", d, rule)?;
+            }
+            b.max_lifetime = d.get_ref().0;
+        }
         Ok(b)
     }
 
