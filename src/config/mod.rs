@@ -374,7 +374,7 @@ impl ClientBuilder {
         let fan_out_threads = match self.fan_out_threads {
             Some(0) => return invalid("fan_out_threads must be at least 1"),
             Some(n) => n.min(256),
-            None => (2 * hosts.len()).clamp(4, 64),
+            None => (2 * hosts.len()).clamp(4, 256),
         };
         let credentials = match (self.basic_auth, self.bearer) {
             (Some(_), Some(_)) => {
