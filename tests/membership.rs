@@ -270,3 +270,66 @@ fn a_connection_older_than_its_lifetime_is_replaced() {
     );
     cluster_client::ClientConfig::from_toml(&never).unwrap();
 }
+
+#[test]
+fn membership_changes_race_calls_and_shutdown_without_harm() {
+    let nodes = TestCluster::start(4).unwrap();
+    let c = fast_builder(&nodes)
+        .hosts(&nodes.urls()[..3])
+        .build()
+        .unwrap();
+    let urls = nodes.urls();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let mover = s.spawn(|| {
+            for i in 0..200usize {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let u = &urls[i % 4];
+                match i % 3 {
+                    0 => {
+                        let _ = c.add_node(u);
+                    }
+                    1 => {
+                        let _ = c.remove_node(&u.parse().unwrap());
+                    }
+                    _ => {
+                        let _ = c.set_nodes(&urls[(i % 2)..(i % 2) + 2]);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let workers: Vec<_> = (0..3)
+            .map(|w| {
+                let c = &c;
+                s.spawn(move || {
+                    for k in 0..30 {
+                        let id = format!("w{w}-{k}");
+                        // Every answer is a typed result, never a panic.
+                        if c.create_group(&id).is_ok() {
+                            let _ = c.delete_group(&id);
+                        }
+                        let _ = c.request("GET", "/_admin/server/id", None);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("a worker panicked");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        mover.join().expect("the mover panicked");
+    });
+    // The node set is whole and usable, and metrics follow it.
+    let m = c.cluster_management();
+    let set = m.nodes();
+    assert!(!set.is_empty());
+    assert_eq!(m.connection_pool_metrics().len(), set.len());
+    c.set_nodes(&urls).unwrap();
+    c.create_group("after").unwrap();
+    assert_eq!(nodes.nodes_with_group("after"), vec![0, 1, 2, 3]);
+    c.shutdown();
+    assert!(matches!(c.set_nodes(&urls), Err(Error::Shutdown)));
+}
