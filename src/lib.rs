@@ -49,6 +49,7 @@ mod groups;
 mod journal;
 mod management;
 mod node;
+mod options;
 mod random;
 mod request;
 mod retry;
