@@ -525,6 +525,11 @@ fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
             }
         }
     }
+    // The delete works on the node set it starts with: let the membership
+    // change finish first, so that set is all the case's nodes.
+    if let Some(t) = mover {
+        let _ = t.join();
+    }
     if case.then_delete && case.stop.is_none() {
         for node in nodes.nodes() {
             node.set_latency(Duration::ZERO);
@@ -554,9 +559,6 @@ fn run_case(nodes: &TestCluster, seed: u64, report: &mut AdversaryReport) {
                 }
             }
         }
-    }
-    if let Some(t) = mover {
-        let _ = t.join();
     }
     if let Some(t) = stopper {
         let _ = t.join();
