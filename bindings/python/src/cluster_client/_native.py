@@ -130,6 +130,9 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("cc_cancel", None, c_void_p)
     fn("cc_cancel_free", None, c_void_p)
     fn("cc_client_with_cancel", client, client, c_void_p, _ERR)
+    fn("cc_client_add_node", c_int, client, c_char_p, _ERR)
+    fn("cc_client_remove_node", c_int, client, c_char_p, POINTER(c_int), _ERR)
+    fn("cc_client_set_nodes", c_int, client, c_char_p, _ERR)
     fn(
         "cc_request",
         c_int,
