@@ -57,6 +57,9 @@ fn committed_header_is_what_cbindgen_generates() {
         "cc_request",
         "cc_prometheus",
         "cc_client_shutdown",
+        "cc_client_add_node",
+        "cc_client_remove_node",
+        "cc_client_set_nodes",
         "cc_version",
         "#define CC_ABI_VERSION",
         "possible_orphans",
@@ -126,7 +129,7 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
     let lines: Vec<&str> = stdout.lines().collect();
     let has = |l: &str| lines.contains(&l);
     let starts = |p: &str| lines.iter().any(|l| l.starts_with(p));
-    let version = format!("version {} abi 3 (header 3)", env!("CARGO_PKG_VERSION"));
+    let version = format!("version {} abi 4 (header 4)", env!("CARGO_PKG_VERSION"));
     assert!(has(&version), "{stdout}");
     assert!(has("created demo-group"), "{stdout}");
     assert!(has("deleted demo-group (failed on 0 nodes)"), "{stdout}");
@@ -221,6 +224,15 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
         "{stdout}"
     );
     assert!(has("null id refused: code 4"), "{stdout}");
+    let first = nodes.hosts_csv.split(',').next().expect("a node");
+    assert!(has(&format!("removed {first}: 1")), "{stdout}");
+    assert!(has(&format!("added {first}")), "{stdout}");
+    assert!(
+        has(&format!(
+            "node added twice refused: code 1: invalid configuration: {first} is already a node"
+        )),
+        "{stdout}"
+    );
     assert!(has("after cancel: code 8: call cancelled"), "{stdout}");
     assert!(nodes.command("groups demo-cancelled").is_empty());
     assert!(has("after shutdown: code 7: client shut down"), "{stdout}");

@@ -37,10 +37,11 @@
 #include <stdint.h>
 
 // The version of this C ABI: raised whenever a function, struct or code
-// is added or changes (3: cancel tokens and `CC_CANCELLED`). Compare it
-// with [`cc_abi_version`] at run time to check that the library loaded is
-// the one the header describes.
-#define CC_ABI_VERSION 3
+// is added or changes (3: cancel tokens and `CC_CANCELLED`; 4:
+// `cc_client_add_node`, `cc_client_remove_node`, `cc_client_set_nodes`).
+// Compare it with [`cc_abi_version`] at run time to check that the
+// library loaded is the one the header describes.
+#define CC_ABI_VERSION 4
 
 // Success.
 #define CC_OK 0
@@ -463,6 +464,52 @@ int cc_metrics_json(const struct CcClient *client, char **out, struct CcError **
 // `client` is `NULL` or a live handle; `out` and `err` are each `NULL` or
 // valid for one pointer write.
 int cc_prometheus(const struct CcClient *client, char **out, struct CcError **err);
+
+// Adds the node `host` (e.g. `"http://10.0.0.3:8000"`): calls that start
+// afterwards may use it (a group create reaches it).
+//
+// Returns `CC_OK`, or `CC_INVALID_INPUT` for a bad host or one that is
+// already a node (nothing changes then), `CC_SHUT_DOWN`,
+// `CC_NULL_POINTER`, `CC_INVALID_UTF8`.
+//
+// # Safety
+//
+// `client` is `NULL` or a live handle; `host` is `NULL` or a
+// NUL-terminated string; `err` is `NULL` or valid for one pointer write.
+int cc_client_add_node(const struct CcClient *client, const char *host, struct CcError **err);
+
+// Removes the node `host`: it takes no new calls at once, its calls in
+// flight finish, then its connections close. Sets `*removed` to 1, or to 0
+// when `host` is not a node of the client.
+//
+// Returns `CC_OK`, or `CC_INVALID_INPUT` for a bad host or the last node
+// (a client keeps at least one; `*removed` is 0 then), `CC_SHUT_DOWN`,
+// `CC_NULL_POINTER`, `CC_INVALID_UTF8`.
+//
+// # Safety
+//
+// `client` is `NULL` or a live handle; `host` is `NULL` or a
+// NUL-terminated string; `removed` is `NULL` or valid for one `int`
+// write; `err` is `NULL` or valid for one pointer write.
+int cc_client_remove_node(const struct CcClient *client,
+                          const char *host,
+                          int *removed,
+                          struct CcError **err);
+
+// Makes the comma-separated node addresses in `hosts_csv` (as for
+// `cc_client_new`) the node set, applying the difference: nodes that stay
+// keep their connections, health and metrics; the others leave as with
+// [`cc_client_remove_node`].
+//
+// Returns `CC_OK`, or `CC_INVALID_INPUT` for an empty list, a bad host or
+// one listed twice (nothing changes then), `CC_SHUT_DOWN`,
+// `CC_NULL_POINTER`, `CC_INVALID_UTF8`.
+//
+// # Safety
+//
+// `client` is `NULL` or a live handle; `hosts_csv` is `NULL` or a
+// NUL-terminated string; `err` is `NULL` or valid for one pointer write.
+int cc_client_set_nodes(const struct CcClient *client, const char *hosts_csv, struct CcError **err);
 
 // Frees a string from this library. A no-op on `NULL`.
 //

@@ -312,6 +312,33 @@ int main(int argc, char **argv) {
         failures++;
     }
 
+    /* A living node set: the first node leaves (its calls in flight would
+     * finish), comes back, and is refused a second time. */
+    int removed = -1;
+    code = cc_client_remove_node(client, first, &removed, &err);
+    if (code == CC_OK) {
+        printf("removed %s: %d\n", first, removed);
+    } else {
+        failures += report("cc_client_remove_node", code, err);
+        err = NULL;
+    }
+    code = cc_client_add_node(client, first, &err);
+    if (code == CC_OK) {
+        printf("added %s\n", first);
+    } else {
+        failures += report("cc_client_add_node", code, err);
+        err = NULL;
+    }
+    code = cc_client_add_node(client, first, &err);
+    if (code == CC_INVALID_INPUT && err != NULL) {
+        printf("node added twice refused: code %d: %s\n", err->code, err->message);
+    } else {
+        fprintf(stderr, "node added twice: expected code %d, got %d\n", CC_INVALID_INPUT, code);
+        failures++;
+    }
+    cc_error_free(err);
+    err = NULL;
+
     /* A handle observing a cancel token: once cancelled (cc_cancel may come
      * from another thread while a call runs), its calls are CC_CANCELLED;
      * freeing it (and the token, in any order) leaves `client` running. */

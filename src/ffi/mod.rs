@@ -15,7 +15,8 @@
 //! `cancel.rs` (cancel tokens and [`cc_client_with_cancel`]),
 //! `memory.rs` (strings, lists and their free functions), `client.rs` (the
 //! handle, its constructors, shutdown, version, [`cc_request`]), `groups.rs`
-//! (group operations), `management.rs` (nodes, health, metrics).
+//! (group operations), `management.rs` (nodes, health, metrics),
+//! `members.rs` (adding, removing and replacing nodes at run time).
 //!
 //! Conventions every function follows:
 //!
@@ -54,6 +55,7 @@ mod client;
 mod errors;
 mod groups;
 mod management;
+mod members;
 mod memory;
 
 pub use cancel::{cc_cancel, cc_cancel_free, cc_cancel_new, cc_client_with_cancel, CcCancel};
@@ -73,6 +75,7 @@ pub use groups::{
 pub use management::{
     cc_healthy_nodes, cc_metrics_json, cc_nodes, cc_prometheus, cc_unhealthy_nodes,
 };
+pub use members::{cc_client_add_node, cc_client_remove_node, cc_client_set_nodes};
 pub use memory::{cc_string_free, cc_string_list_free, CcStringList};
 
 #[cfg(test)]

@@ -767,6 +767,46 @@ class ClusterClient:
         finally:
             lib.cc_presence_list_free(out)
 
+    # -- the node set -----------------------------------------------------
+
+    def add_node(self, host: str) -> None:
+        """Adds node ``host`` (e.g. ``"http://10.0.0.3:8000"``): calls that
+        start afterwards may use it (a ``create_group`` reaches it). Raises
+        ``InvalidInput`` for a bad host or one that is already a node
+        (nothing changes then)."""
+        h = _native.encode(host, "host")
+        self._call(lib.cc_client_add_node, h, interruptible=False)
+
+    def remove_node(self, host: str) -> bool:
+        """Removes node ``host``: it takes no new calls at once, its calls
+        in flight finish, then its connections close. ``False`` when
+        ``host`` is not a node. Raises ``InvalidInput`` for a bad host or
+        the last node (a client keeps at least one)."""
+        h = _native.encode(host, "host")
+        removed = c_int(0)
+        self._call(
+            lib.cc_client_remove_node, h, ctypes.byref(removed), interruptible=False
+        )
+        return removed.value == 1
+
+    def set_nodes(self, hosts: Union[str, Iterable[str]]) -> None:
+        """Makes ``hosts`` (a list, or a comma-separated string as for the
+        constructor) the node set, in that order, applying the difference:
+        nodes that stay keep their connections, health and metrics; the
+        others leave as with ``remove_node``. Raises ``InvalidInput`` for an
+        empty set, a bad host or one listed twice (nothing changes then)."""
+        if isinstance(hosts, str):
+            csv = hosts
+        else:
+            host_list = _host_list(hosts)
+            for h in host_list:
+                if "," in h:
+                    raise InvalidInput(f"host {h!r} contains a comma", 1)
+            csv = ",".join(host_list)
+        self._call(
+            lib.cc_client_set_nodes, _native.encode(csv, "hosts"), interruptible=False
+        )
+
     # -- requests and management ------------------------------------------
 
     def request(
@@ -940,9 +980,10 @@ class ClusterClient:
         fn: Callable[..., int],
         *args: object,
         failure: Type[ClusterClientError] = RequestErrorException,
+        interruptible: bool = True,
     ) -> None:
         """``_invoke``, raising the exception for any code but CC_OK."""
-        code, err = self._invoke(fn, *args, failure=failure)
+        code, err = self._invoke(fn, *args, failure=failure, interruptible=interruptible)
         _native.check(code, err, failure)
 
 

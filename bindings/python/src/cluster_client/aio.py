@@ -172,6 +172,20 @@ class ClusterClient:
         """One request to one node, with failover."""
         return await _run(self._client, self._client.request, method, path, body)
 
+    async def add_node(self, host: str) -> None:
+        """Adds node ``host`` (``InvalidInput``: a bad host or already a node)."""
+        await asyncio.to_thread(self._client.add_node, host)
+
+    async def remove_node(self, host: str) -> bool:
+        """Removes node ``host``: ``False`` when it is not a node
+        (``InvalidInput``: a bad host or the last node)."""
+        return await asyncio.to_thread(self._client.remove_node, host)
+
+    async def set_nodes(self, hosts: Union[str, Iterable[str]]) -> None:
+        """Makes ``hosts`` the node set (``InvalidInput``: empty, a bad host
+        or one listed twice; nothing changes then)."""
+        await asyncio.to_thread(self._client.set_nodes, hosts)
+
     def cluster_management(self) -> "ClusterManagement":
         """The nodes, their health and metrics (coroutine methods)."""
         return ClusterManagement(self._client)
