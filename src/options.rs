@@ -7,7 +7,7 @@ use crate::cluster::{CallScope, CancelToken};
 use crate::retry::RetryPolicy;
 
 /// Settings for the calls of one client handle, made with
-/// [`ClusterClient::with_options`]: what is set here replaces the client's
+/// [`ClusterClient::with_options`](crate::ClusterClient::with_options): what is set here replaces the client's
 /// own, the rest is the client's.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
