@@ -32,7 +32,7 @@ from .exceptions import (
 )
 
 #: The C ABI version these declarations describe (``CC_ABI_VERSION``).
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 CC_OK = 0
 CC_INVALID_INPUT = 1
