@@ -109,6 +109,12 @@ impl ClusterClient {
         }
     }
 
+    /// This handle's retry policy (the C ABI's `cc_client_with_options`
+    /// keeps its delays when it changes only the attempts).
+    pub(crate) fn call_policy(&self) -> &RetryPolicy {
+        &self.scope.policy
+    }
+
     /// Cluster administration (ArangoDB's coordinator API, after
     /// python-arango's `Cluster`), spread over the nodes by the host resolver.
     pub fn cluster(&self) -> ClusterAdmin {

@@ -129,7 +129,7 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
     let lines: Vec<&str> = stdout.lines().collect();
     let has = |l: &str| lines.contains(&l);
     let starts = |p: &str| lines.iter().any(|l| l.starts_with(p));
-    let version = format!("version {} abi 4 (header 4)", env!("CARGO_PKG_VERSION"));
+    let version = format!("version {} abi 5 (header 5)", env!("CARGO_PKG_VERSION"));
     assert!(has(&version), "{stdout}");
     assert!(has("created demo-group"), "{stdout}");
     assert!(has("deleted demo-group (failed on 0 nodes)"), "{stdout}");
@@ -235,6 +235,11 @@ fn check_demo_output(out: &Output, nodes: &mut TestNodes) {
     );
     assert!(has("after cancel: code 8: call cancelled"), "{stdout}");
     assert!(nodes.command("groups demo-cancelled").is_empty());
+    assert!(
+        has("with options: created and deleted demo-options"),
+        "{stdout}"
+    );
+    assert!(nodes.command("groups demo-options").is_empty());
     assert!(has("after shutdown: code 7: client shut down"), "{stdout}");
     assert_eq!(lines.last(), Some(&"demo ok"), "{stdout}");
 

@@ -38,10 +38,11 @@
 
 // The version of this C ABI: raised whenever a function, struct or code
 // is added or changes (3: cancel tokens and `CC_CANCELLED`; 4:
-// `cc_client_add_node`, `cc_client_remove_node`, `cc_client_set_nodes`).
+// `cc_client_add_node`, `cc_client_remove_node`, `cc_client_set_nodes`;
+// 5: `cc_client_with_options`).
 // Compare it with [`cc_abi_version`] at run time to check that the
 // library loaded is the one the header describes.
-#define CC_ABI_VERSION 4
+#define CC_ABI_VERSION 5
 
 // Success.
 #define CC_OK 0
@@ -213,6 +214,44 @@ void cc_cancel_free(struct CcCancel *token);
 struct CcClient *cc_client_with_cancel(const struct CcClient *client,
                                        const struct CcCancel *token,
                                        struct CcError **err);
+
+// A new handle sharing everything with `client` (nodes, pools, health,
+// metrics, journal, shutdown, and its cancel token if it has one) whose
+// calls use the settings given, and `client`'s for the others (the C
+// counterpart of the Rust `ClusterClient::with_options`):
+//
+// - `operation_timeout_ms`: all attempts and backoff of one call; 0 keeps
+//   the client's.
+// - `request_timeout_ms`: each attempt; 0 keeps the client's. It cannot
+//   exceed the client's own request timeout (a longer value changes
+//   nothing).
+// - `retries`: attempts per call, the first included (as the config
+//   file's `retry.attempts`; 1 = no retries), with the client's backoff
+//   delays; 0 or negative keeps the client's.
+// - `hedging`: 1 lets one-node reads be hedged (when the client hedges),
+//   2 turns hedging off; 0 or negative keeps the client's.
+//
+// Free it with [`cc_client_free`](crate::ffi::cc_client_free), which (as
+// for [`cc_client_with_cancel`]) does not shut down the client it shares;
+// `cc_client_shutdown` on it does. It may outlive `client`; its calls
+// return `CC_SHUT_DOWN` once the shared client is shut down or freed. A
+// cancellable handle may be made from it with [`cc_client_with_cancel`]
+// (and this one from a cancellable handle): settings compose.
+//
+// Returns `NULL` on failure with `*err` set: `CC_NULL_POINTER` when
+// `client` is `NULL`; `CC_INVALID_INPUT` for a timeout over one year or a
+// `hedging` above 2.
+//
+// # Safety
+//
+// `client` is `NULL` or a live handle; `err` is `NULL` or valid for one
+// pointer write.
+struct CcClient *cc_client_with_options(const struct CcClient *client,
+                                        uint64_t operation_timeout_ms,
+                                        uint64_t request_timeout_ms,
+                                        int32_t retries,
+                                        int hedging,
+                                        struct CcError **err);
 
 // The crate version (e.g. `"0.1.0"`): a static string, never freed.
 const char *cc_version(void);

@@ -362,6 +362,29 @@ int main(int argc, char **argv) {
     cc_cancel_free(token);
     cc_client_free(cancellable);
 
+    /* A handle with its own call settings (5 s per operation, one attempt,
+     * no hedging; 0 keeps the client's request timeout): it shares the
+     * client's nodes, and freeing it leaves `client` running. */
+    CcClient *quick = cc_client_with_options(client, 5000, 0, 1, 2, &err);
+    if (quick == NULL) {
+        failures += report("cc_client_with_options", -1, err);
+        err = NULL;
+    } else {
+        code = cc_create_group(quick, "demo-options", &err);
+        if (code == CC_OK) {
+            CcStringList *undeleted = NULL;
+            code = cc_delete_group(quick, "demo-options", &undeleted, &err);
+            cc_string_list_free(undeleted);
+        }
+        if (code == CC_OK) {
+            printf("with options: created and deleted demo-options\n");
+        } else {
+            failures += report("with options", code, err);
+        }
+        err = NULL;
+    }
+    cc_client_free(quick);
+
     /* After shutdown every call is CC_SHUT_DOWN; the handle is still freed. */
     code = cc_client_shutdown(client, &err);
     failures += code != CC_OK;

@@ -12,10 +12,11 @@ use crate::config::ClientConfig;
 
 /// The version of this C ABI: raised whenever a function, struct or code
 /// is added or changes (3: cancel tokens and `CC_CANCELLED`; 4:
-/// `cc_client_add_node`, `cc_client_remove_node`, `cc_client_set_nodes`).
+/// `cc_client_add_node`, `cc_client_remove_node`, `cc_client_set_nodes`;
+/// 5: `cc_client_with_options`).
 /// Compare it with [`cc_abi_version`] at run time to check that the
 /// library loaded is the one the header describes.
-pub const CC_ABI_VERSION: u32 = 4;
+pub const CC_ABI_VERSION: u32 = 5;
 
 /// The crate version, NUL-terminated.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! One file per concern: `errors.rs` (codes, [`CcError`], the guard),
-//! `cancel.rs` (cancel tokens and [`cc_client_with_cancel`]),
+//! `cancel.rs` (cancel tokens, [`cc_client_with_cancel`] and
+//! [`cc_client_with_options`]),
 //! `memory.rs` (strings, lists and their free functions), `client.rs` (the
 //! handle, its constructors, shutdown, version, [`cc_request`]), `groups.rs`
 //! (group operations), `management.rs` (nodes, health, metrics),
@@ -47,6 +48,8 @@
 //!   stopped by a shutdown or a cancel rolls back what it made first (within
 //!   5 s) and returns [`CC_SHUT_DOWN`] or [`CC_CANCELLED`] with its host
 //!   lists.
+//! - Per-handle call settings: a handle from [`cc_client_with_options`]
+//!   shares its client and uses its own timeouts, attempts and hedging.
 //! - [`CC_ABI_VERSION`] names this ABI; [`cc_abi_version`] tells which one
 //!   the loaded library implements.
 
@@ -58,7 +61,10 @@ mod management;
 mod members;
 mod memory;
 
-pub use cancel::{cc_cancel, cc_cancel_free, cc_cancel_new, cc_client_with_cancel, CcCancel};
+pub use cancel::{
+    cc_cancel, cc_cancel_free, cc_cancel_new, cc_client_with_cancel, cc_client_with_options,
+    CcCancel,
+};
 pub use client::{
     cc_abi_version, cc_client_free, cc_client_new, cc_client_new_from_config,
     cc_client_new_from_toml, cc_client_shutdown, cc_request, cc_response_free, cc_version,

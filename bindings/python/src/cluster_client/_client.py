@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import datetime
@@ -21,6 +22,7 @@ from typing import (
     Dict,
     Generator,
     Iterable,
+    Iterator,
     List,
     NamedTuple,
     Optional,
@@ -54,6 +56,69 @@ _WAIT_SLICE_SECONDS = 0.05
 #: How long an interrupted call may take to stop after its cancel: the
 #: library's rollback grace (``COMPENSATION_GRACE``, 5 s) and a margin.
 _STOP_WAIT_SECONDS = 10.0
+
+
+#: The longest per-call timeout (the library refuses more): one year.
+_MAX_CALL_TIMEOUT_SECONDS = 365 * 24 * 3600
+
+
+class _CallOptions(NamedTuple):
+    """The arguments of ``cc_client_with_options`` (0: the client's)."""
+
+    operation_timeout_ms: int
+    request_timeout_ms: int
+    retries: int
+    hedging: int
+
+
+def _call_timeout_ms(seconds: Optional[float], what: str) -> int:
+    if seconds is None:
+        return 0
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise InvalidInput(f"{what} must be a number of seconds, not {seconds!r}", 1)
+    if not (0 < seconds <= _MAX_CALL_TIMEOUT_SECONDS):
+        raise InvalidInput(
+            f"{what} must be above 0 seconds and at most a year, not {seconds!r}", 1
+        )
+    return max(1, round(seconds * 1000))
+
+
+def _call_options(
+    timeout: Optional[float],
+    operation_timeout: Optional[float],
+    retries: Optional[int],
+    hedging: Optional[bool],
+) -> Optional[_CallOptions]:
+    """The per-call keyword arguments, checked (``InvalidInput``, nothing
+    sent); ``None`` when none was passed."""
+    if timeout is None and operation_timeout is None and retries is None and hedging is None:
+        return None
+    if retries is not None and (
+        isinstance(retries, bool) or not isinstance(retries, int) or not 1 <= retries < 2**31
+    ):
+        raise InvalidInput(f"retries (attempts in all) must be an int >= 1, not {retries!r}", 1)
+    if hedging is not None and not isinstance(hedging, bool):
+        raise InvalidInput(f"hedging must be True or False, not {hedging!r}", 1)
+    return _CallOptions(
+        _call_timeout_ms(operation_timeout, "operation_timeout"),
+        _call_timeout_ms(timeout, "timeout"),
+        retries or 0,
+        0 if hedging is None else (1 if hedging else 2),
+    )
+
+
+def _with_options(handle: int, options: Optional[_CallOptions]) -> int:
+    """A new handle of ``handle`` with ``options`` (free it with
+    ``cc_client_free``), or ``handle`` itself when there are none."""
+    if options is None:
+        return handle
+    err = POINTER(_native.CcError)()
+    derived: Optional[int] = lib.cc_client_with_options(handle, *options, ctypes.byref(err))
+    if not derived:
+        raise _native.take_error(err)
+    if err:
+        lib.cc_error_free(err)
+    return derived
 
 
 #: How long an idle call thread waits for its next call before it ends.
@@ -688,14 +753,60 @@ class ClusterClient:
         ``possible_orphans``); ``None`` after a success."""
         return getattr(self._local, "last_error", None)
 
-    def create_group_or_raise(self, group_id: str) -> None:
+    @contextlib.contextmanager
+    def _options(
+        self,
+        timeout: Optional[float],
+        operation_timeout: Optional[float],
+        retries: Optional[int],
+        hedging: Optional[bool],
+    ) -> Iterator[None]:
+        """The per-call keyword arguments (checked first: ``InvalidInput``,
+        nothing sent) for the calls this thread makes inside; a call that
+        passes none keeps the settings around it."""
+        options = _call_options(timeout, operation_timeout, retries, hedging)
+        if options is None:
+            yield
+            return
+        previous = getattr(self._local, "options", None)
+        self._local.options = options
+        try:
+            yield
+        finally:
+            self._local.options = previous
+
+    def create_group_or_raise(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> None:
         """Creates group ``group_id`` on every node, verified, or rolled back
         everywhere; raises ``GroupOperationException`` when it did not hold
-        on every node, ``InvalidInput`` for a bad id (nothing sent)."""
-        gid = _native.encode(group_id, "group id")
-        self._call(lib.cc_create_group, gid, failure=GroupOperationException)
+        on every node, ``InvalidInput`` for a bad id (nothing sent).
 
-    def create_group(self, group_id: str) -> bool:
+        The keyword arguments, for this call only (``None``: the client's
+        setting): ``timeout`` seconds per attempt (at most the client's
+        ``timeout``), ``operation_timeout`` seconds in all, ``retries``
+        attempts in all per node (the client's backoff delays), ``hedging``
+        ``False`` to turn hedging off (``True`` allows it when the client
+        hedges). Every call that talks to the nodes takes them."""
+        gid = _native.encode(group_id, "group id")
+        with self._options(timeout, operation_timeout, retries, hedging):
+            self._call(lib.cc_create_group, gid, failure=GroupOperationException)
+
+    def create_group(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> bool:
         """Creates group ``group_id`` on every node (see
         ``create_group_or_raise``): ``True`` on success; ``False`` when it
         did not hold on every node, with the reason in ``last_error`` and in
@@ -706,7 +817,13 @@ class ClusterClient:
         ``int``), for programs written for the reference asyncio client
         (``await client.create_group(...)``)."""
         try:
-            self.create_group_or_raise(group_id)
+            self.create_group_or_raise(
+                group_id,
+                timeout=timeout,
+                operation_timeout=operation_timeout,
+                retries=retries,
+                hedging=hedging,
+            )
             ok = True
         except GroupOperationException as e:
             self._local.last_error = e
@@ -720,16 +837,26 @@ class ClusterClient:
             return created
         return ok
 
-    def delete_group(self, group_id: str) -> UndeletedHosts:
+    def delete_group(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> UndeletedHosts:
         """Deletes group ``group_id`` on every node; returns the nodes where
         that failed (empty: gone everywhere; a node without the group counts
         as deleted), with the reason in ``last_error`` and in the log. Bad
-        input, a closed client and other errors raise."""
+        input, a closed client and other errors raise. Per-call keyword
+        arguments as ``create_group_or_raise``."""
         gid = _native.encode(group_id, "group id")
         out = POINTER(_native.CcStringList)()
-        code, err = self._invoke(
-            lib.cc_delete_group, gid, ctypes.byref(out), failure=GroupOperationException
-        )
+        with self._options(timeout, operation_timeout, retries, hedging):
+            code, err = self._invoke(
+                lib.cc_delete_group, gid, ctypes.byref(out), failure=GroupOperationException
+            )
         failed = _native.take_list(out)
         if code == _native.CC_OPERATION_FAILED:
             e = _native.take_error(err, GroupOperationException)
@@ -741,21 +868,42 @@ class ClusterClient:
             self._local.last_error = None
         return UndeletedHosts(failed)
 
-    def verify_group(self, host: str, group_id: str) -> bool:
+    def verify_group(
+        self,
+        host: str,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> bool:
         """Whether node ``host`` (one of the client's nodes) holds the group.
-        Raises ``RequestErrorException`` when the node gave no usable answer."""
+        Raises ``RequestErrorException`` when the node gave no usable answer.
+        Per-call keyword arguments as ``create_group_or_raise``."""
         h = _native.encode(host, "host")
         gid = _native.encode(group_id, "group id")
         exists = c_int(-1)
-        self._call(lib.cc_verify_group, h, gid, ctypes.byref(exists))
+        with self._options(timeout, operation_timeout, retries, hedging):
+            self._call(lib.cc_verify_group, h, gid, ctypes.byref(exists))
         return exists.value == 1
 
-    def verify_group_everywhere(self, group_id: str) -> Dict[str, Optional[bool]]:
+    def verify_group_everywhere(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> Dict[str, Optional[bool]]:
         """Every node's answer at once: ``{host: True | False | None}``, None
-        for a node that gave no usable answer."""
+        for a node that gave no usable answer. Per-call keyword arguments as
+        ``create_group_or_raise``."""
         gid = _native.encode(group_id, "group id")
         out = POINTER(_native.CcPresenceList)()
-        self._call(lib.cc_verify_group_everywhere, gid, ctypes.byref(out))
+        with self._options(timeout, operation_timeout, retries, hedging):
+            self._call(lib.cc_verify_group_everywhere, gid, ctypes.byref(out))
         try:
             result: Dict[str, Optional[bool]] = {}
             lst = out.contents
@@ -810,25 +958,35 @@ class ClusterClient:
     # -- requests and management ------------------------------------------
 
     def request(
-        self, method: str, path: str, body: Optional[bytes] = None
+        self,
+        method: str,
+        path: str,
+        body: Optional[bytes] = None,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
     ) -> NodeResponse:
         """One request to one node picked by the resolver, failing over on a
         connection failure or a 503. Any status is an answer; raises
-        ``RequestErrorException`` (naming every node tried) when none came."""
+        ``RequestErrorException`` (naming every node tried) when none came.
+        Per-call keyword arguments as ``create_group_or_raise``."""
         m = _native.encode(method, "method")
         p = _native.encode(path, "path")
         if body is not None and not isinstance(body, (bytes, bytearray)):
             raise InvalidInput("body must be bytes or None", 1)
         data = bytes(body) if body is not None else None
         out = POINTER(_native.CcResponse)()
-        self._call(
-            lib.cc_request,
-            m,
-            p,
-            data,
-            len(data) if data is not None else 0,
-            ctypes.byref(out),
-        )
+        with self._options(timeout, operation_timeout, retries, hedging):
+            self._call(
+                lib.cc_request,
+                m,
+                p,
+                data,
+                len(data) if data is not None else 0,
+                ctypes.byref(out),
+            )
         try:
             r = out.contents
             raw = ctypes.string_at(r.body, r.body_len) if r.body else b""
@@ -877,25 +1035,40 @@ class ClusterClient:
           token (``_local.token``): cancelling the task cancels the call;
         - on any other thread (no signal is delivered there) the call runs
           directly.
+
+        An ``interruptible`` call made inside ``_options`` (a method's
+        per-call keyword arguments) runs on a handle from
+        ``cc_client_with_options``; the cancel handle, when there is one, is
+        made from that handle (settings and cancellation compose), which
+        is freed as soon as the cancel handle exists (it keeps what it
+        needs).
         """
         token: Optional[_CallToken] = getattr(self._local, "token", None)
+        options: Optional[_CallOptions] = (
+            getattr(self._local, "options", None) if interruptible else None
+        )
         if (
             token is None
             and interruptible
             and threading.current_thread() is threading.main_thread()
         ):
-            return self._invoke_interruptible(fn, args, failure)
+            return self._invoke_interruptible(fn, args, failure, options)
         err = POINTER(_native.CcError)()
         handle = self._enter()
         try:
-            if token is None:
-                code = fn(handle, *args, ctypes.byref(err))
-            else:
-                own = token.handle_for(handle)
-                try:
-                    code = fn(own, *args, ctypes.byref(err))
-                finally:
-                    lib.cc_client_free(own)
+            base = _with_options(handle, options)
+            try:
+                if token is None:
+                    code = fn(base, *args, ctypes.byref(err))
+                else:
+                    own = token.handle_for(base)
+                    try:
+                        code = fn(own, *args, ctypes.byref(err))
+                    finally:
+                        lib.cc_client_free(own)
+            finally:
+                if base != handle:
+                    lib.cc_client_free(base)
         finally:
             self._leave()
         return code, err
@@ -905,6 +1078,7 @@ class ClusterClient:
         fn: Callable[..., int],
         args: Tuple[object, ...],
         failure: Type[ClusterClientError],
+        options: Optional[_CallOptions] = None,
     ) -> Tuple[int, "ctypes._Pointer[_native.CcError]"]:
         """``_invoke`` on the main thread: see there."""
         token = _CallToken()
@@ -914,7 +1088,12 @@ class ClusterClient:
             token.free()
             raise
         try:
-            own = token.handle_for(handle)
+            base = _with_options(handle, options)
+            try:
+                own = token.handle_for(base)
+            finally:
+                if base != handle:
+                    lib.cc_client_free(base)
         except BaseException:
             token.free()
             self._leave()

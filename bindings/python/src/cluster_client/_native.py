@@ -15,8 +15,10 @@ from ctypes import (
     Structure,
     c_char_p,
     c_int,
+    c_int32,
     c_size_t,
     c_uint32,
+    c_uint64,
     c_void_p,
 )
 from pathlib import Path
@@ -32,7 +34,7 @@ from .exceptions import (
 )
 
 #: The C ABI version these declarations describe (``CC_ABI_VERSION``).
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 CC_OK = 0
 CC_INVALID_INPUT = 1
@@ -130,6 +132,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     fn("cc_cancel", None, c_void_p)
     fn("cc_cancel_free", None, c_void_p)
     fn("cc_client_with_cancel", client, client, c_void_p, _ERR)
+    fn("cc_client_with_options", client, client, c_uint64, c_uint64, c_int32, c_int, _ERR)
     fn("cc_client_add_node", c_int, client, c_char_p, _ERR)
     fn("cc_client_remove_node", c_int, client, c_char_p, POINTER(c_int), _ERR)
     fn("cc_client_set_nodes", c_int, client, c_char_p, _ERR)

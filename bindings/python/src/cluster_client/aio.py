@@ -16,7 +16,18 @@ import asyncio
 import contextvars
 import functools
 import os
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Tuple,
+    TypedDict,
+    TypeVar,
+    Union,
+)
 
 from ._client import (
     DEFAULT_GROUP_API,
@@ -36,7 +47,19 @@ from .exceptions import ClusterClientError, GroupOperationException
 T = TypeVar("T")
 
 
-async def _run(client: _SyncClient, call: Callable[..., T], *args: object) -> T:
+class _PerCall(TypedDict):
+    """The per-call keyword arguments (see
+    ``cluster_client.ClusterClient.create_group_or_raise``)."""
+
+    timeout: Optional[float]
+    operation_timeout: Optional[float]
+    retries: Optional[int]
+    hedging: Optional[bool]
+
+
+async def _run(
+    client: _SyncClient, call: Callable[..., T], *args: object, **kwargs: Any
+) -> T:
     """``call(*args)`` in a worker thread, its foreign calls observing a
     token of their own: cancelling the awaiting task cancels them (a create
     rolls back first), waits for the thread to end (at most
@@ -46,7 +69,7 @@ async def _run(client: _SyncClient, call: Callable[..., T], *args: object) -> T:
     def work() -> T:
         client._local.token = token
         try:
-            return call(*args)
+            return call(*args, **kwargs)
         finally:
             client._local.token = None
             token.free()
@@ -131,15 +154,51 @@ class ClusterClient:
         )
         self.last_error: Optional[ClusterClientError] = None
 
-    async def create_group_or_raise(self, group_id: str) -> None:
-        """Creates the group everywhere or raises ``GroupOperationException``."""
-        await _run(self._client, self._client.create_group_or_raise, group_id)
+    async def create_group_or_raise(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> None:
+        """Creates the group everywhere or raises ``GroupOperationException``.
+        The keyword arguments are for this call only, as in
+        ``cluster_client.ClusterClient.create_group_or_raise`` (``None``:
+        the client's setting); every call that talks to the nodes takes
+        them."""
+        await _run(
+            self._client,
+            self._client.create_group_or_raise,
+            group_id,
+            **_PerCall(
+                timeout=timeout,
+                operation_timeout=operation_timeout,
+                retries=retries,
+                hedging=hedging,
+            ),
+        )
 
-    async def create_group(self, group_id: str) -> bool:
+    async def create_group(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> bool:
         """Creates the group everywhere: ``True``, or ``False`` with the
         reason in ``last_error`` and the log."""
         try:
-            await self.create_group_or_raise(group_id)
+            await self.create_group_or_raise(
+                group_id,
+                timeout=timeout,
+                operation_timeout=operation_timeout,
+                retries=retries,
+                hedging=hedging,
+            )
         except GroupOperationException as e:
             self.last_error = e
             _log_failure(group_id, e)
@@ -147,30 +206,108 @@ class ClusterClient:
         self.last_error = None
         return True
 
-    async def delete_group(self, group_id: str) -> List[str]:
+    async def delete_group(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> List[str]:
         """Deletes the group everywhere; the nodes where that failed (empty:
         gone everywhere)."""
-        failed, error = await _run(self._client, self._delete, group_id)
+        failed, error = await _run(
+            self._client,
+            self._delete,
+            group_id,
+            _PerCall(
+                timeout=timeout,
+                operation_timeout=operation_timeout,
+                retries=retries,
+                hedging=hedging,
+            ),
+        )
         self.last_error = error
         return failed
 
-    def _delete(self, group_id: str) -> Tuple[List[str], Optional[ClusterClientError]]:
-        failed = self._client.delete_group(group_id)
+    def _delete(
+        self, group_id: str, per_call: _PerCall
+    ) -> Tuple[List[str], Optional[ClusterClientError]]:
+        failed = self._client.delete_group(group_id, **per_call)
         return list(failed), self._client.last_error
 
-    async def verify_group(self, host: str, group_id: str) -> bool:
+    async def verify_group(
+        self,
+        host: str,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> bool:
         """Whether node ``host`` holds the group."""
-        return await _run(self._client, self._client.verify_group, host, group_id)
+        return await _run(
+            self._client,
+            self._client.verify_group,
+            host,
+            group_id,
+            **_PerCall(
+                timeout=timeout,
+                operation_timeout=operation_timeout,
+                retries=retries,
+                hedging=hedging,
+            ),
+        )
 
-    async def verify_group_everywhere(self, group_id: str) -> Dict[str, Optional[bool]]:
+    async def verify_group_everywhere(
+        self,
+        group_id: str,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
+    ) -> Dict[str, Optional[bool]]:
         """Every node's answer at once (``None``: no usable answer)."""
-        return await _run(self._client, self._client.verify_group_everywhere, group_id)
+        return await _run(
+            self._client,
+            self._client.verify_group_everywhere,
+            group_id,
+            **_PerCall(
+                timeout=timeout,
+                operation_timeout=operation_timeout,
+                retries=retries,
+                hedging=hedging,
+            ),
+        )
 
     async def request(
-        self, method: str, path: str, body: Optional[bytes] = None
+        self,
+        method: str,
+        path: str,
+        body: Optional[bytes] = None,
+        *,
+        timeout: Optional[float] = None,
+        operation_timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        hedging: Optional[bool] = None,
     ) -> NodeResponse:
         """One request to one node, with failover."""
-        return await _run(self._client, self._client.request, method, path, body)
+        return await _run(
+            self._client,
+            self._client.request,
+            method,
+            path,
+            body,
+            **_PerCall(
+                timeout=timeout,
+                operation_timeout=operation_timeout,
+                retries=retries,
+                hedging=hedging,
+            ),
+        )
 
     async def add_node(self, host: str) -> None:
         """Adds node ``host`` (``InvalidInput``: a bad host or already a node)."""
