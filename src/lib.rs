@@ -90,3 +90,12 @@ pub use saga::{CompensationFailure, Compensations, Saga};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Makes a host name resolve to `addr` for every client in this process,
+/// before DNS (or, with `None`, to what DNS says again): for tests of a
+/// name that moves (feature `testkit`). Connections already open stay
+/// where they are until they close (see `ClientBuilder::max_connection_lifetime`).
+#[cfg(feature = "testkit")]
+pub fn testkit_resolve_name_to(name: &str, addr: Option<std::net::SocketAddr>) {
+    transport::resolve_name_to(name, addr);
+}

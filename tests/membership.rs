@@ -333,3 +333,34 @@ fn membership_changes_race_calls_and_shutdown_without_harm() {
     c.shutdown();
     assert!(matches!(c.set_nodes(&urls), Err(Error::Shutdown)));
 }
+
+#[test]
+fn a_name_that_moves_is_followed_once_its_connection_expires() {
+    let nodes = TestCluster::start(2).unwrap();
+    let (a, b) = (nodes.node(0).addr(), nodes.node(1).addr());
+    let name = format!("moving-{}.test", std::process::id());
+    cluster_client::testkit_resolve_name_to(&name, Some(a));
+    let c = fast_builder(&nodes)
+        .hosts([format!("http://{name}:8529")])
+        .max_connection_lifetime(Some(Duration::from_millis(80)))
+        .build()
+        .unwrap();
+    let ask = || c.request("GET", "/_admin/server/id", None).unwrap().status;
+    assert_eq!(ask(), 200);
+    assert_eq!(nodes.node(0).request_count(), 1);
+    // The name moves; the open connection still goes where it went.
+    cluster_client::testkit_resolve_name_to(&name, Some(b));
+    assert_eq!(ask(), 200);
+    assert_eq!(
+        (nodes.node(0).request_count(), nodes.node(1).request_count()),
+        (2, 0)
+    );
+    // Past its lifetime the connection is closed; the next one follows the name.
+    std::thread::sleep(Duration::from_millis(160));
+    assert_eq!(ask(), 200);
+    assert_eq!(
+        (nodes.node(0).request_count(), nodes.node(1).request_count()),
+        (2, 1)
+    );
+    cluster_client::testkit_resolve_name_to(&name, None);
+}

@@ -28,6 +28,23 @@ pub(super) struct NameLookup {
     pub(super) fallback: DefaultResolver,
 }
 
+/// Tests of a name that moves (feature `testkit`): names resolved to a
+/// given address before DNS and its cache.
+#[cfg(feature = "testkit")]
+static MOVED_NAMES: parking_lot::Mutex<Vec<(String, std::net::SocketAddr)>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// Makes `name` resolve to `addr` for every client in this process (or,
+/// with `None`, to what DNS says again). For tests of DNS changes only.
+#[cfg(feature = "testkit")]
+pub(crate) fn resolve_name_to(name: &str, addr: Option<std::net::SocketAddr>) {
+    let mut names = MOVED_NAMES.lock();
+    names.retain(|(n, _)| n != name);
+    if let Some(a) = addr {
+        names.push((name.to_string(), a));
+    }
+}
+
 /// How long a looked-up name is trusted.
 const NAME_TTL: Duration = Duration::from_secs(30);
 
@@ -61,6 +78,20 @@ impl Resolver for SharedLookup {
             let mut addrs = self.empty();
             addrs.push(addr);
             return Ok(addrs);
+        }
+        #[cfg(feature = "testkit")]
+        {
+            let host = uri.host().unwrap_or_default();
+            let moved = MOVED_NAMES
+                .lock()
+                .iter()
+                .find(|(n, _)| n == host)
+                .map(|(_, a)| *a);
+            if let Some(addr) = moved {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                return Ok(addrs);
+            }
         }
         if !r.direct {
             return r.fallback.resolve(uri, config, timeout);

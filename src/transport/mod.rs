@@ -19,6 +19,9 @@ use crate::error::{Cause, Error, NodeError};
 
 mod connector;
 
+#[cfg(feature = "testkit")]
+pub(crate) use self::connector::resolve_name_to;
+
 use self::connector::{CountingConnector, NameLookup, SharedLookup};
 
 /// Settings every connection of the client shares.
