@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use super::{CallSpec, Cluster, NodeSet};
 use crate::error::NodeError;
 use crate::node::link::Abandon;
-use crate::node::load::{bucket_bound, BUCKETS};
+use crate::node::load::{percentile, BUCKETS};
 use crate::node::{Answer, Operation};
 
 /// When a hedge is sent.
@@ -150,16 +150,10 @@ impl Cluster {
                         *c += x;
                     }
                 }
-                let total: u64 = counts.iter().sum();
-                if total < 20 {
+                if counts.iter().sum::<u64>() < 20 {
                     return None;
                 }
-                let rank = (total as f64 * f64::from(p) / 100.0).ceil() as u64;
-                let mut seen = 0;
-                counts.iter().enumerate().find_map(|(i, c)| {
-                    seen += c;
-                    (seen >= rank.max(1)).then(|| bucket_bound(i))
-                })
+                percentile(&counts, f64::from(p) / 100.0)
             }
         }
     }

@@ -150,28 +150,32 @@ impl Load {
     /// The answer times' summary.
     pub fn summary(&self) -> LatencySummary {
         let (counts, _) = self.histogram();
-        let count: u64 = counts.iter().sum();
-        let at = |q: f64| -> Duration {
-            if count == 0 {
-                return Duration::ZERO;
-            }
-            let rank = ((count as f64) * q).ceil().max(1.0) as u64;
-            let mut seen = 0;
-            for (i, c) in counts.iter().enumerate() {
-                seen += c;
-                if seen >= rank {
-                    return bucket_bound(i);
-                }
-            }
-            bucket_bound(BUCKETS - 1)
-        };
+        let at = |q: f64| percentile(&counts, q).unwrap_or_default();
         LatencySummary {
-            count,
+            count: counts.iter().sum(),
             p50: at(0.50),
             p90: at(0.90),
             p99: at(0.99),
         }
     }
+}
+
+/// The `q` quantile (0–1) of a histogram: the upper bound of the bucket it
+/// falls in; `None` for an empty histogram.
+pub(crate) fn percentile(counts: &[u64; BUCKETS], q: f64) -> Option<Duration> {
+    let count: u64 = counts.iter().sum();
+    if count == 0 {
+        return None;
+    }
+    let rank = ((count as f64) * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, c) in counts.iter().enumerate() {
+        seen += c;
+        if seen >= rank {
+            return Some(bucket_bound(i));
+        }
+    }
+    Some(bucket_bound(BUCKETS - 1))
 }
 
 /// The weight of the old average after `since`: `exp(-Δt/τ)`.
