@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::cluster::{CallScope, CancelToken};
+use crate::config::LONGEST;
 use crate::retry::RetryPolicy;
 
 /// Settings for the calls of one client handle, made with
@@ -27,7 +28,7 @@ impl CallOptions {
 
     /// All attempts and backoff of one call (at most a year).
     pub fn operation_timeout(mut self, timeout: Duration) -> CallOptions {
-        self.operation_timeout = Some(timeout.min(Duration::from_secs(365 * 24 * 3600)));
+        self.operation_timeout = Some(timeout.min(LONGEST));
         self
     }
 
@@ -36,7 +37,7 @@ impl CallOptions {
     /// value changes nothing). A timeout this short setting causes is not
     /// held against the node's health.
     pub fn request_timeout(mut self, timeout: Duration) -> CallOptions {
-        self.request_timeout = Some(timeout.min(Duration::from_secs(365 * 24 * 3600)));
+        self.request_timeout = Some(timeout.min(LONGEST));
         self
     }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 pub use self::duration::parse_duration;
 pub use self::file::ClientConfig;
+pub(crate) use self::rules::LONGEST;
 
 use crate::address::HostAddress;
 use crate::client::ClusterClient;

@@ -12,7 +12,7 @@ use crate::retry::RetryBudget;
 
 /// Longer than this, a duration is a mistake, and it would overflow
 /// `Instant` arithmetic (e.g. `Duration::MAX`).
-pub(super) const LONGEST: Duration = Duration::from_secs(365 * 86_400);
+pub(crate) const LONGEST: Duration = Duration::from_secs(365 * 86_400);
 
 pub(super) type Rule = Result<(), String>;
 

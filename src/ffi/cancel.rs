@@ -114,7 +114,7 @@ pub unsafe extern "C" fn cc_client_with_cancel(
 }
 
 /// The longest timeout [`cc_client_with_options`] takes: one year.
-const MAX_TIMEOUT_MS: u64 = 365 * 24 * 3600 * 1000;
+const MAX_TIMEOUT_MS: u64 = crate::config::LONGEST.as_millis() as u64;
 
 /// A timeout argument: `None` for 0 (keep), refused over a year.
 fn timeout_arg(ms: u64, name: &str) -> Result<Option<Duration>, Failure> {
