@@ -239,9 +239,7 @@ impl ClusterClient {
     ) -> Result<NodeResponse, Error> {
         let (method, idempotent) = crate::request::checked(method, path)?;
         let cluster = &self.inner.cluster;
-        if let Some(refused) = self.scope.refused(cluster) {
-            return Err(refused);
-        }
+        self.scope.check(cluster)?;
         let view = cluster.nodes();
         let idx = crate::cluster::position(&view, host)
             .ok_or_else(|| Error::UnknownHost(host.clone()))?;
@@ -256,9 +254,7 @@ impl ClusterClient {
             .fan_out(&view, &[idx], op, &self.scope.spec())
             .pop()
             .map_or(Err(NodeError::Shutdown), |o| o.outcome);
-        if let Some(refused) = self.scope.refused(cluster) {
-            return Err(refused);
-        }
+        self.scope.check(cluster)?;
         match outcome {
             Ok(resp) if resp.oversized => Err(Error::Request {
                 message: format!("{method} {path}: answer {} too large", resp.status),

@@ -122,9 +122,7 @@ impl Cluster {
         body: Option<Vec<u8>>,
         idempotent: bool,
     ) -> Result<NodeResponse, Error> {
-        if let Some(refused) = scope.refused(self) {
-            return Err(refused);
-        }
+        scope.check(self)?;
         let op = Arc::new(self.operation(method, path, body, idempotent, None));
         match self.call_one(&op, &scope.spec()) {
             Err(NodeError::Cancelled) => Err(Error::Cancelled),

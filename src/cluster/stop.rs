@@ -166,6 +166,11 @@ impl CallScope {
         }
     }
 
+    /// `Err` when the call must not go on: shut down or cancelled.
+    pub fn check(&self, cluster: &Cluster) -> Result<(), Error> {
+        self.refused(cluster).map_or(Ok(()), Err)
+    }
+
     /// The error for a call that must not start: shut down or cancelled.
     pub fn refused(&self, cluster: &Cluster) -> Option<Error> {
         if cluster.is_shut_down() {

@@ -23,9 +23,7 @@ pub(crate) fn create_group(
     id: &str,
 ) -> Result<(), Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let run = Run {
         cluster,
         // The node set this saga works on, to its end.
@@ -119,9 +117,7 @@ impl<'a> Run<'a> {
             }
         }
         // Stopped before anything was created: nothing to undo.
-        if let Some(refused) = self.scope.refused(self.cluster) {
-            return Err(refused);
-        }
+        self.scope.check(self.cluster)?;
         trail.before(&lacked, &held)
     }
 

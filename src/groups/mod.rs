@@ -190,9 +190,7 @@ pub(crate) fn delete_group_outcomes(
     id: &str,
 ) -> Result<Vec<(HostAddress, NodeDeletion)>, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let request_id = new_request_id();
     let opts = scope.spec();
     let view = cluster.nodes();
@@ -216,9 +214,7 @@ pub(crate) fn delete_group_outcomes(
     );
     // Stopped part way: the journal (if kept) holds an unfinished delete
     // for `recover()` to complete.
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let result = deletions(api, id, outcomes);
     let left: Vec<String> = result
         .iter()
@@ -245,9 +241,7 @@ pub(crate) fn verify_group_everywhere(
     id: &str,
 ) -> Result<GroupPresence, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let view = cluster.nodes();
     let all: Vec<usize> = (0..view.len()).collect();
     let outcomes = send(
@@ -259,9 +253,7 @@ pub(crate) fn verify_group_everywhere(
         &scope.spec(),
         Some(&new_request_id()),
     );
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     Ok(outcomes
         .into_iter()
         .map(|o| (o.host.clone(), presence(api, o.outcome)))
@@ -287,9 +279,7 @@ pub(crate) fn verify_group(
     id: &str,
 ) -> Result<bool, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let view = cluster.nodes();
     let node = position(&view, host).ok_or_else(|| Error::UnknownHost(host.clone()))?;
     // One request to one node: there is nothing to tie together, so no request id.

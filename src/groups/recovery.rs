@@ -30,9 +30,7 @@ pub(crate) fn recover(
             "recover() needs a journal (ClientBuilder::journal or [journal] path)".to_string(),
         ));
     }
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let Some(journal) = ledger.journal() else {
         return Err(Error::Shutdown);
     };
@@ -278,9 +276,7 @@ pub(crate) fn repair_group(
     intent: Intent,
 ) -> Result<RepairReport, Error> {
     validate_group_id(id, api.allow_slash_in_id)?;
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let op = match intent {
         Intent::Present => SagaOp::RepairPresent,
         Intent::Absent => SagaOp::RepairAbsent,
@@ -290,9 +286,7 @@ pub(crate) fn repair_group(
     let trail = Trail::begin(ledger, &view, op, id, &request_id, scope.spec().deadline)?;
     let nodes = repair_nodes(cluster, &view, api, scope, id, intent);
     // Stopped part way: the journal (if kept) holds the repair, unfinished.
-    if let Some(refused) = scope.refused(cluster) {
-        return Err(refused);
-    }
+    scope.check(cluster)?;
     let left: Vec<String> = nodes
         .iter()
         .filter(|(_, r)| matches!(r, NodeRepair::Failed(_)))
