@@ -24,9 +24,7 @@ mod args;
 mod journal_adversary;
 
 fn sequences() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(2);
-    let count: usize = args.next().map_or(Ok(2000), |a| a.parse())?;
-    let seed: u64 = args.next().map_or(Ok(args::clock_seed()), |a| a.parse())?;
+    let (count, seed) = args::count_and_seed_after(1, "N", 2000, args::clock_seed())?;
     let exe = std::env::current_exe()?;
     let work = std::env::temp_dir().join(format!("cluster-client-ja-{}", std::process::id()));
     println!("journal adversary: {count} sequences of 14 steps, seed {seed}");
@@ -39,14 +37,23 @@ fn sequences() -> Result<(), Box<dyn std::error::Error>> {
         journal_adversary::child_command(&exe, &[], env, blocks).spawn()
     })?;
     let _ = std::fs::remove_dir_all(&work);
+    verdict(&report, &report.violations)
+}
+
+/// Prints the report, then each violation; an error when there is one.
+fn verdict(
+    report: &dyn std::fmt::Display,
+    violations: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
     println!("{report}");
-    if !report.is_clean() {
-        for v in &report.violations {
-            eprintln!("{v}");
-        }
-        return Err("violations found".into());
+    for v in violations {
+        eprintln!("{v}");
     }
-    Ok(())
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err("violations found".into())
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -84,12 +91,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cmd.spawn()
     })?;
     let _ = std::fs::remove_dir_all(&work);
-    println!("{report}");
-    if !report.is_clean() {
-        for v in &report.violations {
-            eprintln!("{v}");
-        }
-        return Err("violations found".into());
-    }
-    Ok(())
+    verdict(&report, &report.violations)
 }

@@ -15,7 +15,17 @@ pub fn count_and_seed(
     default_count: usize,
     default_seed: u64,
 ) -> Result<(usize, u64), String> {
-    let mut args = std::env::args().skip(1);
+    count_and_seed_after(0, count_name, default_count, default_seed)
+}
+
+/// As [`count_and_seed`], after `flags` leading arguments (a mode flag).
+pub fn count_and_seed_after(
+    flags: usize,
+    count_name: &str,
+    default_count: usize,
+    default_seed: u64,
+) -> Result<(usize, u64), String> {
+    let mut args = std::env::args().skip(1 + flags);
     let count = match args.next() {
         Some(a) => a
             .parse()
