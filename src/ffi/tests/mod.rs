@@ -1,13 +1,13 @@
-//! The C ABI's unit tests, by concern: `basic.rs` (clients, arguments,
-//! errors, lists, requests), `cancel.rs` (tokens, cancelled and shut-down
-//! creates), `metrics.rs` (resolvers, answer times, hedges), `nodes.rs`
-//! (the node set), `options.rs` (per-call options). Shared helpers here.
+//! The C ABI's unit tests, by concern: `basic_tests.rs` (clients, arguments,
+//! errors, lists, requests), `cancel_tests.rs` (tokens, cancelled and shut-down
+//! creates), `metrics_tests.rs` (resolvers, answer times, hedges), `nodes_tests.rs`
+//! (the node set), `options_tests.rs` (per-call options). Shared helpers here.
 
-mod basic;
-mod cancel;
-mod metrics;
-mod nodes;
-mod options;
+mod basic_tests;
+mod cancel_tests;
+mod metrics_tests;
+mod nodes_tests;
+mod options_tests;
 
 use serde_json::Value;
 
