@@ -111,6 +111,7 @@ impl ClusterClient {
 
     /// This handle's retry policy (the C ABI's `cc_client_with_options`
     /// keeps its delays when it changes only the attempts).
+    #[cfg(feature = "ffi")]
     pub(crate) fn call_policy(&self) -> &RetryPolicy {
         &self.scope.policy
     }
