@@ -186,7 +186,8 @@ impl Cluster {
         opts: &CallSpec,
     ) -> (Vec<usize>, Duration) {
         let mut backoff: Option<Duration> = None;
-        let now = Instant::now();
+        // Read the clock only when a node is retried (most calls retry none).
+        let mut now: Option<Instant> = None;
         let mut again = Vec::new();
         let mut wait = Duration::ZERO;
         for &pos in pending {
@@ -201,6 +202,7 @@ impl Cluster {
                 .and_then(|a| a.retry_after.as_deref());
             let backoff = *backoff.get_or_insert_with(|| opts.policy.delay_before_retry(round));
             let node = &r.host;
+            let now = *now.get_or_insert_with(Instant::now);
             if let Some(w) = self.before_retry(opts, Some(backoff), retry_after, now, || {
                 format!("{node} ({})", describe(&r.outcome))
             }) {

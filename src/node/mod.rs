@@ -208,14 +208,14 @@ impl Node {
         sheltered: bool,
         abandon: Option<&link::Abandon>,
     ) -> Result<Answer, NodeError> {
-        if Instant::now() >= deadline {
+        let started = Instant::now();
+        if started >= deadline {
             return Err(NodeError::DeadlineExceeded);
         }
         let url = self.address.url(&op.path);
         // Requests in flight and the moving average only matter to the
         // least-loaded balancer; the histogram always.
         let in_flight = self.balance.then(|| self.load.start());
-        let started = Instant::now();
         let result = self.link.exchange(op, &url, deadline, sheltered, abandon);
         drop(in_flight);
         if abandon.is_some_and(link::Abandon::is_abandoned) {

@@ -101,6 +101,64 @@ fn the_most_recently_used_idle_slot_is_lent_first() {
 }
 
 #[test]
+fn a_thread_gets_back_the_slot_it_used_last_when_it_is_idle() {
+    let p = pool(3, 1);
+    let mine = p.lease(soon()).unwrap();
+    let my_id = mine.connection().id;
+    drop(mine);
+    // Another thread uses a second slot and gives it back after mine: the
+    // most recently returned slot is not mine.
+    let other_id = std::thread::scope(|s| {
+        s.spawn(|| {
+            let first = p.lease(soon()).unwrap();
+            let second = p.lease(soon()).unwrap();
+            let id = second.connection().id;
+            drop(first);
+            drop(second);
+            id
+        })
+        .join()
+        .unwrap()
+    });
+    assert_ne!(other_id, my_id);
+    assert_eq!(p.lease(soon()).unwrap().connection().id, my_id);
+    assert_eq!(p.transport.made.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn every_expired_idle_slot_is_closed_wherever_it_lies() {
+    let p = Pool::new(
+        PoolLimits {
+            max: 3,
+            min_idle: 0,
+            purge_after: None,
+            max_lifetime: Some(Duration::from_millis(5)),
+        },
+        FakeSource::default(),
+        Arc::default(),
+    );
+    let a = p.lease(soon()).unwrap();
+    let b = p.lease(soon()).unwrap();
+    drop(b);
+    drop(a);
+    std::thread::sleep(Duration::from_millis(10));
+    let fresh = p.lease(soon()).unwrap();
+    assert_eq!(
+        p.transport.made.load(Ordering::SeqCst),
+        3,
+        "both old ones closed"
+    );
+    let second = p.lease(soon()).unwrap();
+    let third = p.lease(soon()).unwrap();
+    assert_eq!(
+        p.transport.made.load(Ordering::SeqCst),
+        5,
+        "room for three again"
+    );
+    drop((fresh, second, third));
+}
+
+#[test]
 fn the_purge_closes_stale_idle_connections_and_keeps_the_minimum() {
     let p = pool(4, 1);
     let leases: Vec<_> = (0..3).map(|_| p.lease(soon()).unwrap()).collect();
