@@ -648,12 +648,13 @@ fn verify(sizes: Sizes, threads: usize, order: u32) -> BenchResult<Row> {
             String::new()
         }
     };
+    // Issue 20's overhead targets: 0.97 of raw ureq on one thread, 0.95 on four.
     let (what, target) = if one {
-        ("single-node verify_group, 1 thread".to_string(), 0.95)
+        ("single-node verify_group, 1 thread".to_string(), 0.97)
     } else {
         (
             format!("single-node verify_group, {threads} threads (unpinned)"),
-            0.90,
+            0.95,
         )
     };
     Ok(Row {

@@ -281,13 +281,29 @@ pub(crate) fn validate_group_id(id: &str, allow_slash: bool) -> Result<(), Error
     if id.len() > 255 {
         return refuse("longer than 255 bytes");
     }
-    if id.chars().any(char::is_control) {
-        return refuse("contains control characters");
-    }
     if id == "." || id == ".." {
         return refuse("'.' and '..' are path segments, not ids");
     }
-    if !allow_slash && (id.contains('/') || id.contains('\\')) {
+    // One pass over the bytes; a character outside ASCII is checked as a
+    // character (C1 controls are two bytes).
+    let mut slash = false;
+    for (i, b) in id.bytes().enumerate() {
+        let control = match b {
+            0x00..=0x1f | 0x7f => true,
+            b'/' | b'\\' => {
+                slash = true;
+                false
+            }
+            0x80.. => {
+                id.is_char_boundary(i) && id[i..].chars().next().is_some_and(char::is_control)
+            }
+            _ => false,
+        };
+        if control {
+            return refuse("contains control characters");
+        }
+    }
+    if slash && !allow_slash {
         return refuse("contains '/' or '\\' (servers may decode %2F before routing)");
     }
     Ok(())
@@ -302,7 +318,14 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Percent-encodes a path segment (an id, a database name).
 pub(crate) fn encode_segment(s: &str) -> String {
-    utf8_percent_encode(s, SEGMENT).to_string()
+    let mut out = String::with_capacity(s.len());
+    push_encoded_segment(&mut out, s);
+    out
+}
+
+/// Appends `s` percent-encoded as a path segment to `out`.
+pub(crate) fn push_encoded_segment(out: &mut String, s: &str) {
+    out.extend(utf8_percent_encode(s, SEGMENT));
 }
 
 #[cfg(test)]

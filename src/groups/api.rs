@@ -2,7 +2,7 @@
 //! and its [`GroupEndpoint`]s — method, path template, body, and which
 //! statuses mean what — checked before anything is sent.
 
-use crate::address::encode_segment;
+use crate::address::push_encoded_segment;
 use crate::error::Error;
 
 /// One group operation on the wire: method, path, body, and which answers
@@ -94,7 +94,7 @@ impl GroupEndpoint {
         while let Some(i) = rest.find('{') {
             out.push_str(&rest[..i]);
             if rest[i..].starts_with(MARK) {
-                out.push_str(&encode_segment(id));
+                push_encoded_segment(&mut out, id);
                 rest = &rest[i + MARK.len()..];
             } else {
                 out.push('{');
