@@ -400,9 +400,41 @@ mod tests {
         assert!(validate_group_id(&"x".repeat(256), false).is_err());
         assert!(validate_group_id(&"x".repeat(255), false).is_ok());
         assert!(validate_group_id("a/b", true).is_ok());
-        for good in ["example-group", "a b", "ü", "%2F", "a?b#c", "..."] {
+        for good in [
+            "example-group",
+            "a b",
+            "ü",
+            "%2F",
+            "a?b#c",
+            "...",
+            "\u{a0}",
+            "日本",
+        ] {
             assert!(validate_group_id(good, false).is_ok(), "{good:?}");
         }
+    }
+
+    #[test]
+    fn every_control_character_is_refused_and_named_before_a_slash() {
+        let reason = |id: &str, allow_slash: bool| match validate_group_id(id, allow_slash) {
+            Err(Error::InvalidGroupId { reason, .. }) => reason,
+            other => panic!("{id:?}: {other:?}"),
+        };
+        for c in (0u32..=0x10ffff)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_control())
+        {
+            for id in [
+                format!("{c}"),
+                format!("a{c}"),
+                format!("ü{c}/b"),
+                format!("/{c}"),
+            ] {
+                assert!(reason(&id, true).contains("control"), "{id:?}");
+                assert!(reason(&id, false).contains("control"), "{id:?}");
+            }
+        }
+        assert!(reason("a\\b", false).contains("'/'"));
     }
 
     #[test]
