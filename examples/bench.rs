@@ -15,9 +15,11 @@
 //! median of round-by-round ratios. Single-thread rows also show the CPU
 //! time of the whole process (client and node threads) per call.
 //!
-//! `-- --profile ours|ours-localhost|raw|raw-like-library [threads]` runs
-//! one verify loop for 3 s, to look at under `perf`, `strace -c` or
-//! `valgrind --tool=callgrind`.
+//! `-- --profile ours|ours-localhost|raw|raw-like-library|raw-literal|raw-timeout
+//! [threads]` runs one verify loop for 3 s, to look at under `perf`,
+//! `strace -c` or `valgrind --tool=callgrind` (`raw-literal`: raw ureq
+//! without DNS lookups; `raw-timeout`: the same with a per-call timeout, what
+//! socket timeouts cost). `-- --verify-only` runs the two verify rows.
 
 use std::error::Error;
 use std::io::{BufRead, BufReader};
@@ -158,7 +160,7 @@ fn main() -> BenchResult<()> {
     let sizes = Sizes::new(quick);
     if let Some(pos) = args.iter().position(|a| a == "--profile") {
         // A steady loop to look at with perf or strace:
-        // `--profile ours|ours-localhost|raw|raw-like-library [threads]`.
+        // `--profile ours|ours-localhost|raw|raw-like-library|raw-literal|raw-timeout [threads]`.
         let which = args.get(pos + 1).map_or("ours", String::as_str);
         let threads = args.get(pos + 2).and_then(|t| t.parse().ok()).unwrap_or(1);
         return profile_verify(which, threads, Duration::from_secs(3));
@@ -698,10 +700,24 @@ fn profile_verify(which: &str, threads: usize, time: Duration) -> BenchResult<()
     let client = ClusterClient::builder().hosts([url_of_node]).build()?;
     let host = only_host(&client)?;
     let agent = raw_agent(8, 8);
+    let literal = |t: Option<Duration>| {
+        ureq::Agent::with_parts(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_per_call(t)
+                .build(),
+            ureq::unversioned::transport::DefaultConnector::new(),
+            LiteralResolver,
+        )
+    };
+    let timed = literal(Some(Duration::from_secs(10)));
+    let untimed = literal(None);
     let like: Vec<ureq::Agent> = (0..threads).map(|_| raw_agent_like_library()).collect();
     let url = format!("{}/v1/group/{GROUP}/", node.url());
     let op = |t: usize, i: u64| match which {
         "raw" => raw_verify(&agent, &url),
+        "raw-timeout" => raw_verify(&timed, &url),
+        "raw-literal" => raw_verify(&untimed, &url),
         "raw-like-library" => raw_verify_like_library(&like[t], &url, i),
         _ => matches!(client.verify_group(&host, GROUP), Ok(true)),
     };
