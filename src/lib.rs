@@ -67,8 +67,8 @@ pub mod ffi;
 
 pub use address::HostAddress;
 pub use admin::{
-    ClusterAdmin, ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,
-    ServerRole, ServerStatistics, ServerVersion,
+    ClusterAdmin, ClusterHealth, HealthRole, MaintenanceMode, ServerEngine, ServerHealth,
+    ServerMaintenance, ServerRole, ServerStatistics, ServerStatus, ServerVersion,
 };
 pub use client::{CallOptions, ClusterClient};
 pub use cluster::{

@@ -13,8 +13,8 @@ use serde_json::Value;
 mod types;
 
 pub use self::types::{
-    ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance, ServerRole,
-    ServerStatistics, ServerVersion,
+    ClusterHealth, HealthRole, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,
+    ServerRole, ServerStatistics, ServerStatus, ServerVersion,
 };
 
 use crate::address::{encode_segment, HostAddress};
@@ -148,7 +148,7 @@ impl ClusterAdmin {
         let path = "/_admin/server/role";
         let a = self.get(path)?;
         string_field(&a.value, "role")
-            .map(|r| ServerRole::parse(&r))
+            .map(|r| ServerRole::from_sent(&r))
             .ok_or_else(|| a.malformed("missing or malformed field: role"))
     }
 
