@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::address::HostAddress;
@@ -365,10 +366,10 @@ pub enum Error {
     /// another client, damaged (with the offset of the damage), or an I/O
     /// error (kept as the [`source`](std::error::Error::source)). Creates
     /// refuse to start when their intent cannot be journaled.
-    #[error("journal {path}: {reason}{}", offset.map(|o| format!(" (at offset {o})")).unwrap_or_default())]
+    #[error("journal {}: {reason}{}", path.display(), offset.map(|o| format!(" (at offset {o})")).unwrap_or_default())]
     Journal {
         /// The journal's path.
-        path: String,
+        path: PathBuf,
         /// Where the damage starts, for a damaged journal.
         offset: Option<u64>,
         /// What went wrong.

@@ -78,7 +78,7 @@ pub use config::{parse_duration, ClientBuilder, ClientConfig};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{
     Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeDeletion, NodeRepair,
-    RecoveredSaga, RecoveryReport, RepairAction, RepairReport, Repaired, SagaKind,
+    RecoveredSaga, RecoveryReport, RepairAction, RepairReport, Repaired, SagaKind, SagaOutcome,
 };
 pub use management::ClusterManagement;
 pub use node::load::LatencySummary;

@@ -16,7 +16,7 @@ pub use self::api::{GroupApi, GroupEndpoint};
 pub(crate) use self::recovery::{recover, repair_group};
 pub use self::recovery::{
     Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairAction, RepairReport,
-    Repaired, SagaKind,
+    Repaired, SagaKind, SagaOutcome,
 };
 
 pub(crate) use self::create::create_group;

@@ -32,8 +32,64 @@ pub struct RecoveredSaga {
     pub operation: SagaKind,
     /// The saga's `X-Request-Id`.
     pub request_id: String,
-    /// How it ended, in words.
-    pub outcome: String,
+    /// How it ended (displays as, and compares equal to, the words it was
+    /// given in before it was typed).
+    pub outcome: SagaOutcome,
+}
+
+/// How a saga [`recover()`](crate::ClusterClient::recover) finished ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SagaOutcome {
+    /// The group is on every node: the saga is complete.
+    Completed,
+    /// The create (or a repair to absent) was undone: the group was deleted
+    /// on `deleted` nodes where this client's sagas had left it.
+    RolledBack {
+        /// Nodes where the group was deleted.
+        deleted: usize,
+    },
+    /// The interrupted delete was finished on `deleted` nodes.
+    DeleteCompleted {
+        /// Nodes where the group was deleted.
+        deleted: usize,
+    },
+    /// A repair to present, run again, still failed on `failed` nodes
+    /// (each named in [`RecoveryReport::needs_attention`]).
+    RepairIncomplete {
+        /// Nodes that could not be repaired.
+        failed: usize,
+    },
+}
+
+impl std::fmt::Display for SagaOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const LEFT: &str = "node(s) where this client's sagas left the group";
+        match self {
+            SagaOutcome::Completed => f.write_str("completed: the group is on every node"),
+            SagaOutcome::RolledBack { deleted } => {
+                write!(f, "rolled back: deleted on {deleted} {LEFT}")
+            }
+            SagaOutcome::DeleteCompleted { deleted } => {
+                write!(f, "completed the delete: deleted on {deleted} {LEFT}")
+            }
+            SagaOutcome::RepairIncomplete { failed } => {
+                write!(f, "{failed} node(s) could not be repaired")
+            }
+        }
+    }
+}
+
+impl PartialEq<str> for SagaOutcome {
+    fn eq(&self, other: &str) -> bool {
+        self.to_string() == other
+    }
+}
+
+impl PartialEq<&str> for SagaOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.to_string() == *other
+    }
 }
 
 /// A node recovery repaired.
@@ -52,8 +108,8 @@ pub struct Repaired {
 pub struct Attention {
     /// The group.
     pub group_id: String,
-    /// The node, as the journal names it.
-    pub host: String,
+    /// The node.
+    pub host: HostAddress,
     /// Why a person should look.
     pub reason: String,
 }
@@ -132,7 +188,7 @@ macro_rules! named_enum {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
