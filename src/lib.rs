@@ -74,7 +74,7 @@ pub use client::{CallOptions, ClusterClient};
 pub use cluster::{
     CancelToken, HedgeCounts, HedgeDelay, Hedging, HostResolver, NodeResponse, COMPENSATION_GRACE,
 };
-pub use config::{parse_duration, ClientBuilder, ClientConfig};
+pub use config::{parse_duration, ClientBuilder, ClientConfig, DurationError, DurationErrorKind};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{
     Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeDeletion, NodeRepair,
