@@ -88,16 +88,13 @@ impl std::error::Error for Cause {
     }
 }
 
+/// A cause that is only text: for the crate's own unit tests (scripted
+/// nodes), not public API.
+#[cfg(test)]
 impl From<&str> for Cause {
     fn from(text: &str) -> Cause {
-        Cause::from(text.to_string())
-    }
-}
-
-impl From<String> for Cause {
-    fn from(text: String) -> Cause {
         Cause {
-            text,
+            text: text.to_string(),
             kind: None,
             timed_out: false,
             source: None,
