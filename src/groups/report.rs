@@ -80,15 +80,32 @@ impl std::fmt::Display for SagaOutcome {
     }
 }
 
+impl SagaOutcome {
+    /// Whether this displays as exactly `text` (compared as it is written,
+    /// without building the string).
+    fn displays_as(&self, text: &str) -> bool {
+        use std::fmt::Write;
+        struct Rest<'a>(&'a str);
+        impl Write for Rest<'_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0 = self.0.strip_prefix(s).ok_or(std::fmt::Error)?;
+                Ok(())
+            }
+        }
+        let mut rest = Rest(text);
+        write!(rest, "{self}").is_ok() && rest.0.is_empty()
+    }
+}
+
 impl PartialEq<str> for SagaOutcome {
     fn eq(&self, other: &str) -> bool {
-        self.to_string() == other
+        self.displays_as(other)
     }
 }
 
 impl PartialEq<&str> for SagaOutcome {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        self.displays_as(other)
     }
 }
 
@@ -223,5 +240,35 @@ named_enum! {
     RepairAction {
         /// It deleted the group a saga of this client left there.
         Deleted => "deleted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_equals_exactly_the_words_it_displays_as() {
+        let o = SagaOutcome::RolledBack { deleted: 2 };
+        let words = "rolled back: deleted on 2 node(s) where this client's sagas left the group";
+        assert_eq!(o.to_string(), words);
+        assert_eq!(o, words);
+        assert!(o == *words);
+        for other in [
+            "",
+            "rolled back",
+            &format!("{words}."),
+            &words.replace('2', "3"),
+        ] {
+            assert_ne!(o, other);
+        }
+        assert_eq!(
+            SagaOutcome::Completed,
+            "completed: the group is on every node"
+        );
+        assert_eq!(
+            SagaOutcome::RepairIncomplete { failed: 1 },
+            "1 node(s) could not be repaired"
+        );
     }
 }
