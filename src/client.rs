@@ -9,12 +9,13 @@ use crate::address::HostAddress;
 use crate::admin::ClusterAdmin;
 use crate::cluster::{CallScope, Cluster, HostResolver, NodeResponse};
 use crate::config::{ClientBuilder, Settings};
-use crate::error::{Error, NodeError, NodeFailure};
+use crate::error::{Error, NodeFailure};
 use crate::groups::{
     self, GroupApi, GroupPresence, Intent, Ledger, NodeDeletion, RecoveryReport, RepairReport,
 };
 use crate::management::ClusterManagement;
 pub use crate::options::CallOptions;
+use crate::request::{Method, RequestPath};
 use crate::retry::RetryPolicy;
 
 struct Inner {
@@ -215,14 +216,11 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let (method, idempotent) = crate::request::checked(method, path)?;
-        self.inner.cluster.request_one(
-            &self.scope,
-            &method,
-            path.to_string(),
-            body.map(<[u8]>::to_vec),
-            idempotent,
-        )
+        let (method, path) = (Method::parse(method)?, RequestPath::parse(path)?);
+        let body = body.map(<[u8]>::to_vec);
+        self.inner
+            .cluster
+            .request_one(&self.scope, &method, path, body)
     }
 
     /// Sends one request to node `host` (retried per the policy when the
@@ -238,48 +236,11 @@ impl ClusterClient {
         path: &str,
         body: Option<&[u8]>,
     ) -> Result<NodeResponse, Error> {
-        let (method, idempotent) = crate::request::checked(method, path)?;
-        let cluster = &self.inner.cluster;
-        self.scope.check(cluster)?;
-        let view = cluster.nodes();
-        let idx = crate::cluster::position(&view, host)
-            .ok_or_else(|| Error::UnknownHost(host.clone()))?;
-        let op = Arc::new(cluster.operation(
-            &method,
-            path.to_string(),
-            body.map(<[u8]>::to_vec),
-            idempotent,
-            None,
-        ));
-        let outcome = cluster
-            .fan_out(&view, &[idx], op, &self.scope.spec())
-            .pop()
-            .map_or(Err(NodeError::Shutdown), |o| o.outcome);
-        self.scope.check(cluster)?;
-        match outcome {
-            Ok(resp) if resp.oversized => Err(Error::Request {
-                message: format!("{method} {path}: answer {} too large", resp.status),
-                attempts: vec![NodeFailure {
-                    host: host.clone(),
-                    error: NodeError::BodyTooLarge {
-                        limit: cluster.max_response_bytes,
-                    },
-                }],
-            }),
-            Ok(resp) => Ok(NodeResponse {
-                host: host.clone(),
-                status: resp.status,
-                body: resp.body,
-            }),
-            Err(NodeError::Shutdown) => Err(Error::Shutdown),
-            Err(error) => Err(Error::Request {
-                message: format!("{method} {path} got no answer"),
-                attempts: vec![NodeFailure {
-                    host: host.clone(),
-                    error,
-                }],
-            }),
-        }
+        let (method, path) = (Method::parse(method)?, RequestPath::parse(path)?);
+        let body = body.map(<[u8]>::to_vec);
+        self.inner
+            .cluster
+            .request_to(&self.scope, host, &method, path, body)
     }
 
     /// Finishes, the safe way, every saga the journal shows unfinished (a

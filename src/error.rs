@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::address::HostAddress;
@@ -87,16 +88,13 @@ impl std::error::Error for Cause {
     }
 }
 
+/// A cause that is only text: for the crate's own unit tests (scripted
+/// nodes), not public API.
+#[cfg(test)]
 impl From<&str> for Cause {
     fn from(text: &str) -> Cause {
-        Cause::from(text.to_string())
-    }
-}
-
-impl From<String> for Cause {
-    fn from(text: String) -> Cause {
         Cause {
-            text,
+            text: text.to_string(),
             kind: None,
             timed_out: false,
             source: None,
@@ -365,10 +363,10 @@ pub enum Error {
     /// another client, damaged (with the offset of the damage), or an I/O
     /// error (kept as the [`source`](std::error::Error::source)). Creates
     /// refuse to start when their intent cannot be journaled.
-    #[error("journal {path}: {reason}{}", offset.map(|o| format!(" (at offset {o})")).unwrap_or_default())]
+    #[error("journal {}: {reason}{}", path.display(), offset.map(|o| format!(" (at offset {o})")).unwrap_or_default())]
     Journal {
         /// The journal's path.
-        path: String,
+        path: PathBuf,
         /// Where the damage starts, for a damaged journal.
         offset: Option<u64>,
         /// What went wrong.

@@ -67,18 +67,18 @@ pub mod ffi;
 
 pub use address::HostAddress;
 pub use admin::{
-    ClusterAdmin, ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,
-    ServerRole, ServerStatistics, ServerVersion,
+    ClusterAdmin, ClusterHealth, HealthRole, MaintenanceMode, ServerEngine, ServerHealth,
+    ServerMaintenance, ServerRole, ServerStatistics, ServerStatus, ServerVersion,
 };
 pub use client::{CallOptions, ClusterClient};
 pub use cluster::{
     CancelToken, HedgeCounts, HedgeDelay, Hedging, HostResolver, NodeResponse, COMPENSATION_GRACE,
 };
-pub use config::{parse_duration, ClientBuilder, ClientConfig};
+pub use config::{parse_duration, ClientBuilder, ClientConfig, DurationError, DurationErrorKind};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
 pub use groups::{
     Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeDeletion, NodeRepair,
-    RecoveredSaga, RecoveryReport, RepairAction, RepairReport, Repaired, SagaKind,
+    RecoveredSaga, RecoveryReport, RepairAction, RepairReport, Repaired, SagaKind, SagaOutcome,
 };
 pub use management::ClusterManagement;
 pub use node::load::LatencySummary;

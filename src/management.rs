@@ -130,7 +130,7 @@ impl ClusterManagement {
             let _ = writeln!(out, "# HELP cluster_client_{name} {}", info.help);
             let _ = writeln!(out, "# TYPE cluster_client_{name} {kind}");
             for (node, m, _) in &rows {
-                let value = (info.get)(m);
+                let value = info.value(m);
                 let _ = writeln!(out, "cluster_client_{name}{{node=\"{node}\"}} {value}");
             }
         }

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{Error, HostResolver, MaintenanceMode, ServerRole};
+use cluster_client::{Error, HealthRole, HostResolver, MaintenanceMode, ServerRole, ServerStatus};
 use common::fast_builder;
 
 fn fallback_client(nodes: &TestCluster) -> cluster_client::ClusterClient {
@@ -52,6 +52,56 @@ fn health_lists_every_server_and_shows_a_down_one_as_failed() {
     let h = client.cluster().health().unwrap();
     assert_eq!(h.servers[&nodes.node(2).server_id()].status, "FAILED");
     assert_eq!(h.servers[&nodes.node(1).server_id()].status, "GOOD");
+}
+
+#[test]
+fn roles_and_statuses_are_typed_and_still_compare_with_their_names() {
+    let nodes = TestCluster::start(2).unwrap();
+    let client = fallback_client(&nodes);
+    let c = client.cluster();
+    let role = c.server_role().unwrap();
+    assert_eq!(role, "COORDINATOR");
+    assert_eq!(role.as_str(), "COORDINATOR");
+    assert_eq!(format!("[{role:<12}]"), "[COORDINATOR ]");
+    nodes.node(1).set_role("PRIMARY");
+    let h = c.health().unwrap();
+    let first = &h.servers[&nodes.node(0).server_id()];
+    assert_eq!(first.role, HealthRole::Coordinator);
+    assert_eq!(first.status, ServerStatus::Good);
+    let second = &h.servers[&nodes.node(1).server_id()];
+    assert_eq!(second.role, HealthRole::DbServer);
+    assert_eq!(second.role, "DBServer");
+    assert_eq!(second.role.to_string(), "DBServer");
+}
+
+#[test]
+fn unknown_roles_and_statuses_a_node_sends_are_kept_as_sent() {
+    let nodes = TestCluster::start(2).unwrap();
+    let client = fallback_client(&nodes);
+    // The testkit spells an unknown role the health report's way.
+    nodes.node(1).set_role("OBSERVER");
+    let h = client.cluster().health().unwrap();
+    assert_eq!(
+        h.servers[&nodes.node(1).server_id()].role,
+        HealthRole::Other("Observer".into())
+    );
+    nodes.node(0).inject(
+        FaultRule::new(Fault::Respond {
+            status: 200,
+            content_type: "application/json".into(),
+            body: br#"{"ClusterId":"c","Health":{"S1":{"Role":"Witness","Status":"UNCLEAR"},"S2":{}}}"#
+                .to_vec(),
+        })
+        .path_prefix("/_admin/cluster/health"),
+    );
+    let h = client.cluster().health().unwrap();
+    let s1 = &h.servers["S1"];
+    assert_eq!(s1.role, HealthRole::Other("Witness".into()));
+    assert_eq!(s1.status, ServerStatus::Other("UNCLEAR".into()));
+    assert_eq!(s1.status, "UNCLEAR");
+    // Nothing sent: empty names, as before.
+    let s2 = &h.servers["S2"];
+    assert_eq!((s2.role.as_str(), s2.status.as_str()), ("", ""));
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{ClusterClient, Error, HostAddress, NodeError, RetryPolicy};
+use cluster_client::{ClusterClient, Error, HostAddress, NodeError, NodeFailure, RetryPolicy};
 use common::fast_builder;
 
 fn one_node(fault: Fault) -> (TestCluster, ClusterClient, HostAddress) {
@@ -66,6 +66,23 @@ fn a_20_mib_body_stops_at_the_limit() {
                 attempts[0].error,
                 NodeError::BodyTooLarge { limit: 1024 * 1024 }
             )
+        }
+        other => panic!("{other:?}"),
+    }
+    // request_to says so the same way: one answer handling serves both.
+    match client
+        .request_to(&host, "GET", "/anything", None)
+        .unwrap_err()
+    {
+        Error::Request { message, attempts } => {
+            assert_eq!(
+                attempts,
+                vec![NodeFailure {
+                    host: host.clone(),
+                    error: NodeError::BodyTooLarge { limit: 1024 * 1024 }
+                }]
+            );
+            assert_eq!(message, "GET /anything: every answer was too large");
         }
         other => panic!("{other:?}"),
     }

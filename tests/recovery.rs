@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{ClusterClient, Error, Intent, JournalErrorKind};
+use cluster_client::{ClusterClient, Error, Intent, JournalErrorKind, SagaKind, SagaOutcome};
 use common::{fast_builder, host, journal_path};
 
 fn client(nodes: &TestCluster, journal: &Path) -> ClusterClient {
@@ -102,6 +102,33 @@ fn an_unfinished_delete_is_finished_by_recover() {
     let report = c.recover().unwrap();
     assert!(report.is_clean(), "{report:?}");
     assert!(nodes.nodes_with_group("g").is_empty());
+    assert_eq!(report.finished.len(), 1, "{report:?}");
+    assert_eq!(report.finished[0].operation, SagaKind::Delete);
+    assert_eq!(
+        report.finished[0].outcome,
+        SagaOutcome::DeleteCompleted { deleted: 1 }
+    );
+    assert_eq!(report.repaired.len(), 1, "{report:?}");
+    assert_eq!(report.repaired[0].host, host(&nodes, 1));
+}
+
+#[test]
+fn recover_reports_a_rolled_back_create_typed_and_in_the_words_it_had() {
+    let nodes = TestCluster::start(3).unwrap();
+    let c = client(&nodes, &journal_path("typed-report"));
+    leave_a_leftover(&nodes, &c, "g");
+    let report = c.recover().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert!(nodes.nodes_with_group("g").is_empty());
+    let f = &report.finished[..];
+    assert_eq!(f.len(), 1, "{report:?}");
+    assert_eq!(f[0].operation, SagaKind::Create);
+    assert_eq!(f[0].outcome, SagaOutcome::RolledBack { deleted: 1 });
+    let words = "rolled back: deleted on 1 node(s) where this client's sagas left the group";
+    assert_eq!(f[0].outcome, words);
+    assert_eq!(f[0].outcome.to_string(), words);
+    assert_eq!(report.repaired[0].host, host(&nodes, 0));
+    assert_eq!(report.repaired[0].action, "deleted");
 }
 
 #[test]
@@ -154,7 +181,11 @@ fn finding_3_an_orphan_of_unknown_origin_is_named_until_settled() {
     nodes.node(2).go_down();
     let report = c.recover().unwrap();
     assert_eq!(report.needs_attention.len(), 1, "{report:?}");
-    assert_eq!(report.needs_attention[0].host, host(&nodes, 2).to_string());
+    assert_eq!(report.needs_attention[0].host, host(&nodes, 2));
+    assert_eq!(
+        report.needs_attention[0].host.to_string(),
+        nodes.node(2).url()
+    );
     assert!(std::fs::metadata(&path).unwrap().len() > 0, "records kept");
     nodes.node(2).come_up().expect("node 2 back");
     let report = c.recover().unwrap();
@@ -181,12 +212,18 @@ fn finding_4_a_flipped_length_is_a_damaged_journal_not_a_truncation() {
     assert_eq!(journal_kind(&err), Some(JournalErrorKind::Damaged), "{err}");
     assert!(
         matches!(
-            err,
+            &err,
             Error::Journal {
                 offset: Some(0),
+                path: p,
                 ..
-            }
+            } if p == &path
         ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("journal {}: ", path.display())),
         "{err}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "left as it was");

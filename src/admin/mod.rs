@@ -13,13 +13,14 @@ use serde_json::Value;
 mod types;
 
 pub use self::types::{
-    ClusterHealth, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance, ServerRole,
-    ServerStatistics, ServerVersion,
+    ClusterHealth, HealthRole, MaintenanceMode, ServerEngine, ServerHealth, ServerMaintenance,
+    ServerRole, ServerStatistics, ServerStatus, ServerVersion,
 };
 
 use crate::address::{encode_segment, HostAddress};
 use crate::cluster::{CallScope, Cluster};
 use crate::error::{body_excerpt, Error};
+use crate::request::{Method, RequestPath};
 
 /// Cluster administration, from [`ClusterClient::cluster`](crate::ClusterClient::cluster).
 ///
@@ -81,11 +82,16 @@ impl ClusterAdmin {
 
     /// Sends one request and returns the node's JSON answer; ArangoDB
     /// error bodies, non-2xx statuses and malformed JSON are typed errors.
-    fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<JsonAnswer, Error> {
+    fn call(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<JsonAnswer, Error> {
         let path = self.path(path);
-        let resp = self
-            .cluster
-            .request_one(&self.scope, method, path.clone(), body, true)?;
+        let resp =
+            self.cluster
+                .request_one(&self.scope, method, RequestPath::parse(&path)?, body)?;
         let parsed: Result<Value, _> = serde_json::from_slice(&resp.body);
         if let Ok(v) = &parsed {
             if v.get("error").and_then(Value::as_bool) == Some(true) {
@@ -127,7 +133,7 @@ impl ClusterAdmin {
     }
 
     fn get(&self, path: &str) -> Result<JsonAnswer, Error> {
-        self.call("GET", path, None)
+        self.call(&Method::GET, path, None)
     }
 
     fn get_typed<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, Error> {
@@ -148,7 +154,7 @@ impl ClusterAdmin {
         let path = "/_admin/server/role";
         let a = self.get(path)?;
         string_field(&a.value, "role")
-            .map(|r| ServerRole::parse(&r))
+            .map(|r| ServerRole::from_sent(&r))
             .ok_or_else(|| a.malformed("missing or malformed field: role"))
     }
 
@@ -244,7 +250,7 @@ impl ClusterAdmin {
             MaintenanceMode::Off => "\"off\"",
         };
         self.call(
-            "PUT",
+            &Method::PUT,
             "/_admin/cluster/maintenance",
             Some(body.as_bytes().to_vec()),
         )
@@ -291,7 +297,7 @@ impl ClusterAdmin {
             body.insert("timeout".into(), Value::from(t.as_secs()));
         }
         let body = Value::Object(body).to_string().into_bytes();
-        self.call("PUT", &path, Some(body)).map(|_| ())
+        self.call(&Method::PUT, &path, Some(body)).map(|_| ())
     }
 
     /// The coordinator endpoints the cluster reports (`GET /_api/cluster/endpoints`).

@@ -4,71 +4,149 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A server's role in an ArangoDB deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServerRole {
-    /// A single server.
-    Single,
-    /// A coordinator.
-    Coordinator,
-    /// A DB-server (primary).
-    Primary,
-    /// A secondary (legacy replication).
-    Secondary,
-    /// An agent.
-    Agent,
-    /// Not yet known to the server.
-    Undefined,
-    /// A role this crate does not know.
-    Other(String),
+/// Defines a public enum of the names a server sends, with an `Other`
+/// variant keeping any name this crate does not know (as sent, never an
+/// error): `as_str` (the name), `Display`, `==` with a `str` or `&str`,
+/// and (de)serialisation as the name. Known names match ignoring ASCII case.
+macro_rules! sent_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vm])* $variant,)+
+            /// A name this crate does not know, as the server sent it.
+            Other(String),
+        }
+
+        impl $name {
+            /// The name as ArangoDB spells it (for `Other`, as sent).
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(s) => s,
+                }
+            }
+
+            /// The variant a server's name stands for; an unknown name is `Other`.
+            pub(crate) fn from_sent(s: &str) -> $name {
+                $(if s.eq_ignore_ascii_case($text) {
+                    return $name::$variant;
+                })+
+                $name::Other(s.to_string())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let sent = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Ok($name::from_sent(&sent))
+            }
+        }
+    };
 }
 
-impl ServerRole {
-    /// The name ArangoDB uses, e.g. `COORDINATOR`.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ServerRole::Single => "SINGLE",
-            ServerRole::Coordinator => "COORDINATOR",
-            ServerRole::Primary => "PRIMARY",
-            ServerRole::Secondary => "SECONDARY",
-            ServerRole::Agent => "AGENT",
-            ServerRole::Undefined => "UNDEFINED",
-            ServerRole::Other(s) => s,
-        }
-    }
-
-    pub(super) fn parse(s: &str) -> ServerRole {
-        match s.to_ascii_uppercase().as_str() {
-            "SINGLE" => ServerRole::Single,
-            "COORDINATOR" => ServerRole::Coordinator,
-            "PRIMARY" => ServerRole::Primary,
-            "SECONDARY" => ServerRole::Secondary,
-            "AGENT" => ServerRole::Agent,
-            "UNDEFINED" => ServerRole::Undefined,
-            _ => ServerRole::Other(s.to_string()),
-        }
+sent_enum! {
+    /// A server's role in an ArangoDB deployment, as
+    /// [`ClusterAdmin::server_role`](crate::ClusterAdmin::server_role)
+    /// reports it (`GET /_admin/server/role`). Compares equal to its name:
+    /// `role == "COORDINATOR"`.
+    ServerRole {
+        /// A single server.
+        Single => "SINGLE",
+        /// A coordinator.
+        Coordinator => "COORDINATOR",
+        /// A DB-server (primary).
+        Primary => "PRIMARY",
+        /// A secondary (legacy replication).
+        Secondary => "SECONDARY",
+        /// An agent.
+        Agent => "AGENT",
+        /// Not yet known to the server.
+        Undefined => "UNDEFINED",
     }
 }
 
-impl fmt::Display for ServerRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+sent_enum! {
+    /// A server's role as the cluster health report spells it
+    /// ([`ServerHealth::role`]). Compares equal to its name:
+    /// `role == "Coordinator"`.
+    HealthRole {
+        /// A coordinator.
+        Coordinator => "Coordinator",
+        /// A DB-server.
+        DbServer => "DBServer",
+        /// An agent.
+        Agent => "Agent",
+    }
+}
+
+sent_enum! {
+    /// A server's status in the cluster health report ([`ServerHealth::status`]),
+    /// as the agency's supervision judges it. Compares equal to its name:
+    /// `status == "GOOD"`.
+    ServerStatus {
+        /// Heartbeats arrive.
+        Good => "GOOD",
+        /// Heartbeats are missing for a short while.
+        Bad => "BAD",
+        /// Heartbeats are missing for long: the server is taken as failed.
+        Failed => "FAILED",
+    }
+}
+
+/// Nothing sent: `Other("")`.
+impl Default for HealthRole {
+    fn default() -> Self {
+        HealthRole::Other(String::new())
+    }
+}
+
+/// Nothing sent: `Other("")`.
+impl Default for ServerStatus {
+    fn default() -> Self {
+        ServerStatus::Other(String::new())
     }
 }
 
 /// One server's entry in [`ClusterHealth`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ServerHealth {
-    /// `Coordinator`, `DBServer` or `Agent`.
+    /// `Coordinator`, `DBServer` or `Agent` (any other name as sent, in
+    /// [`HealthRole::Other`]).
     #[serde(rename = "Role", default)]
-    pub role: String,
-    /// `GOOD`, `BAD` or `FAILED`.
+    pub role: HealthRole,
+    /// `GOOD`, `BAD` or `FAILED` (any other name as sent, in
+    /// [`ServerStatus::Other`]).
     #[serde(rename = "Status", default)]
-    pub status: String,
+    pub status: ServerStatus,
     /// The server's endpoint, e.g. `tcp://127.0.0.1:8529`.
     #[serde(rename = "Endpoint", default)]
     pub endpoint: Option<String>,

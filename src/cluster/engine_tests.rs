@@ -7,14 +7,23 @@ use super::testing::{nodes, scripted};
 use super::*;
 use crate::error::NodeError;
 use crate::node::link::scripted::Step;
+use crate::request::{Method, RequestPath};
+
+fn post() -> Method {
+    Method::parse("POST").expect("a method")
+}
+
+fn path(p: &str) -> RequestPath {
+    RequestPath::parse(p).expect("a path")
+}
 
 fn create_op(cluster: &Cluster, id: &str) -> Arc<Operation> {
     let body = format!(r#"{{"groupId":"{id}"}}"#).into_bytes();
-    Arc::new(cluster.operation("POST", "/v1/group/".to_string(), Some(body), true, None))
+    Arc::new(cluster.operation(post(), "/v1/group/".to_string(), Some(body), true, None))
 }
 
 fn get(cluster: &Cluster, path: &str, idempotent: bool) -> Arc<Operation> {
-    Arc::new(cluster.operation("GET", path.to_string(), None, idempotent, None))
+    Arc::new(cluster.operation(Method::GET, path.to_string(), None, idempotent, None))
 }
 
 fn statuses(outcomes: &[NodeOutcome]) -> Vec<Option<u16>> {
@@ -179,10 +188,9 @@ fn a_one_node_call_fails_over_at_once_on_a_refused_connection() {
     let r = c
         .request_one(
             &c.default_scope(),
-            "GET",
-            "/_admin/server/id".into(),
+            &Method::GET,
+            path("/_admin/server/id"),
             None,
-            true,
         )
         .unwrap();
     assert_eq!((r.host, r.status), (c.nodes()[1].address.clone(), 200));
@@ -196,10 +204,9 @@ fn a_one_node_call_moves_on_after_a_503() {
     let r = c
         .request_one(
             &c.default_scope(),
-            "GET",
-            "/_admin/server/id".into(),
+            &Method::GET,
+            path("/_admin/server/id"),
             None,
-            true,
         )
         .unwrap();
     assert_eq!(r.host, c.nodes()[1].address);
@@ -214,7 +221,7 @@ fn a_one_node_call_without_any_answer_names_every_node_tried() {
     }
     let c = scripted(&n, |_| {});
     let e = c
-        .request_one(&c.default_scope(), "GET", "/".into(), None, true)
+        .request_one(&c.default_scope(), &Method::GET, path("/"), None)
         .unwrap_err();
     let mut hosts = e.failed_hosts();
     hosts.sort();
@@ -233,7 +240,7 @@ fn when_every_node_answers_503_the_last_answer_is_returned() {
     }
     let c = scripted(&n, |_| {});
     let r = c
-        .request_one(&c.default_scope(), "GET", "/".into(), None, true)
+        .request_one(&c.default_scope(), &Method::GET, path("/"), None)
         .unwrap();
     assert_eq!(r.status, 503);
 }
@@ -245,14 +252,62 @@ fn round_robin_starts_each_call_at_the_next_node() {
     for _ in 0..3 {
         c.request_one(
             &c.default_scope(),
-            "GET",
-            "/_admin/server/id".into(),
+            &Method::GET,
+            path("/_admin/server/id"),
             None,
-            true,
         )
         .unwrap();
     }
     assert!(n.iter().all(|x| x.seen("GET") == 1));
+}
+
+#[test]
+fn request_to_asks_that_node_alone_and_names_it_when_it_gives_no_answer() {
+    let n = nodes(2);
+    n[1].set_down(true);
+    let c = scripted(&n, |s| s.policy = RetryPolicy::none());
+    let scope = c.default_scope();
+    let (h0, h1) = (c.nodes()[0].address.clone(), c.nodes()[1].address.clone());
+    let r = c
+        .request_to(&scope, &h0, &Method::GET, path("/_admin/server/id"), None)
+        .unwrap();
+    assert_eq!((r.host, r.status), (h0, 200));
+    match c.request_to(&scope, &h1, &Method::GET, path("/_admin/server/id"), None) {
+        Err(Error::Request { message, attempts }) => {
+            assert_eq!(message, "GET /_admin/server/id got no answer from any node");
+            assert_eq!(attempts.len(), 1);
+            assert_eq!(attempts[0].host, h1);
+            assert!(matches!(attempts[0].error, NodeError::Connect(_)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(n[0].seen("GET"), 1, "the other node is never asked");
+}
+
+#[test]
+fn request_to_a_stranger_or_after_a_stop_sends_nothing() {
+    let n = nodes(1);
+    let c = scripted(&n, |_| {});
+    let stranger: HostAddress = "http://192.0.2.1:9".parse().unwrap();
+    let mut scope = c.default_scope();
+    assert!(matches!(
+        c.request_to(&scope, &stranger, &Method::GET, path("/"), None),
+        Err(Error::UnknownHost(h)) if h == stranger
+    ));
+    let token = CancelToken::new();
+    token.cancel();
+    scope.cancel = Some(token);
+    let h0 = c.nodes()[0].address.clone();
+    assert!(matches!(
+        c.request_to(&scope, &h0, &Method::GET, path("/"), None),
+        Err(Error::Cancelled)
+    ));
+    c.shutdown();
+    assert!(matches!(
+        c.request_to(&c.default_scope(), &h0, &Method::GET, path("/"), None),
+        Err(Error::Shutdown)
+    ));
+    assert_eq!(n[0].seen("GET"), 0);
 }
 
 #[test]
@@ -264,12 +319,12 @@ fn the_resolver_skips_unhealthy_nodes() {
         s.resolver = HostResolver::Fallback;
     });
     // The first call finds node 0 down and marks it unhealthy.
-    c.request_one(&c.default_scope(), "GET", "/".into(), None, true)
+    c.request_one(&c.default_scope(), &Method::GET, path("/"), None)
         .unwrap();
     assert!(!c.nodes()[0].is_healthy());
     n[0].set_down(false);
     for _ in 0..3 {
-        c.request_one(&c.default_scope(), "GET", "/".into(), None, true)
+        c.request_one(&c.default_scope(), &Method::GET, path("/"), None)
             .unwrap();
     }
     assert_eq!(n[0].seen("GET"), 0, "an unhealthy node is skipped");
@@ -288,7 +343,7 @@ fn a_cancelled_call_sends_nothing_and_says_so() {
         .iter()
         .all(|o| matches!(o.outcome, Err(NodeError::Cancelled))));
     assert!(matches!(
-        c.request_one(&scope, "GET", "/".into(), None, true),
+        c.request_one(&scope, &Method::GET, path("/"), None),
         Err(Error::Cancelled)
     ));
     assert_eq!(n[0].seen("POST") + n[1].seen("POST") + n[0].seen("GET"), 0);

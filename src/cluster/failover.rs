@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::fan_out::AttemptFn;
-use super::{CallScope, CallSpec, Cluster, NodeSet};
+use super::{position, CallScope, CallSpec, Cluster, NodeSet};
 use crate::address::HostAddress;
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::{Answer, Operation};
+use crate::request::{Method, RequestPath};
 use crate::retry::{error_is_retryable, status_is_retryable};
 
 /// A node's answer to [`ClusterClient::request`](crate::ClusterClient::request).
@@ -20,11 +21,6 @@ pub struct NodeResponse {
     pub status: u16,
     /// The whole body (at most `max_response_bytes`).
     pub body: Vec<u8>,
-}
-
-/// A read: the only requests ever hedged (sent twice on purpose).
-fn is_read(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS")
 }
 
 /// What a one-node call learned so far.
@@ -110,46 +106,114 @@ pub(crate) struct OneNodeFailure {
     pub attempts: Vec<NodeFailure>,
 }
 
-impl Cluster {
-    /// Sends one request to a node picked by the resolver (see
-    /// [`Cluster::call_one`]) in `scope`. Any status is `Ok`; `Err` when no
-    /// node answered, naming every node tried.
-    pub fn request_one(
-        &self,
-        scope: &CallScope,
-        method: &str,
-        path: String,
-        body: Option<Vec<u8>>,
-        idempotent: bool,
-    ) -> Result<NodeResponse, Error> {
-        scope.check(self)?;
-        let op = Arc::new(self.operation(method, path, body, idempotent, None));
-        match self.call_one(&op, &scope.spec()) {
-            Err(NodeError::Cancelled) => Err(Error::Cancelled),
-            Err(_) => Err(Error::Shutdown),
-            Ok(Ok((host, answer))) => Ok(NodeResponse {
+/// How a one-node call ended: a node's answer or every failed attempt;
+/// the outer `Err` says why the call stopped (shutdown, cancel).
+type OneNodeCall = Result<Result<(HostAddress, Answer), OneNodeFailure>, NodeError>;
+
+/// A one-node call's end as the caller sees it, for `request_one` and
+/// `request_to` alike: any answer is `Ok`; no answer is `Error::Request`
+/// naming every node tried (an answer over the size limit said so).
+fn respond(op: &Operation, call: OneNodeCall) -> Result<NodeResponse, Error> {
+    let failure = match call {
+        Err(NodeError::Cancelled) => return Err(Error::Cancelled),
+        Err(_) => return Err(Error::Shutdown),
+        Ok(Ok((host, answer))) => {
+            return Ok(NodeResponse {
                 host,
                 status: answer.status,
                 body: answer.body,
-            }),
-            Ok(Err(failure)) => {
-                // An answer over the size limit is an answer: say so.
-                let too_large = !failure.attempts.is_empty()
-                    && failure
-                        .attempts
-                        .iter()
-                        .all(|a| matches!(a.error, NodeError::BodyTooLarge { .. }));
-                let message = if too_large {
-                    format!("{method} {}: every answer was too large", op.path)
-                } else {
-                    format!("{method} {} got no answer from any node", op.path)
-                };
-                Err(Error::Request {
-                    message,
-                    attempts: failure.attempts,
-                })
-            }
+            })
         }
+        Ok(Err(failure)) => failure,
+    };
+    let too_large = !failure.attempts.is_empty()
+        && failure
+            .attempts
+            .iter()
+            .all(|a| matches!(a.error, NodeError::BodyTooLarge { .. }));
+    let message = if too_large {
+        format!("{} {}: every answer was too large", op.method, op.path)
+    } else {
+        format!("{} {} got no answer from any node", op.method, op.path)
+    };
+    Err(Error::Request {
+        message,
+        attempts: failure.attempts,
+    })
+}
+
+impl Cluster {
+    /// Sends one request to a node picked by the resolver (see
+    /// [`Cluster::call_one`]) in `scope`. Any status is `Ok`; `Err` when no
+    /// node answered, naming every node tried. Retried after a lost answer
+    /// when the method is idempotent.
+    pub fn request_one(
+        &self,
+        scope: &CallScope,
+        method: &Method,
+        path: RequestPath,
+        body: Option<Vec<u8>>,
+    ) -> Result<NodeResponse, Error> {
+        scope.check(self)?;
+        let op = self.caller_operation(method, path, body);
+        let call = self.call_one(&op, &scope.spec());
+        respond(&op, call)
+    }
+
+    /// Sends one request to node `host` in `scope`, in rounds of retries as
+    /// a fan-out to that node alone. Any status is `Ok`; `Err` when the node
+    /// gave no answer, or `host` is not a node.
+    pub fn request_to(
+        &self,
+        scope: &CallScope,
+        host: &HostAddress,
+        method: &Method,
+        path: RequestPath,
+        body: Option<Vec<u8>>,
+    ) -> Result<NodeResponse, Error> {
+        scope.check(self)?;
+        let view = self.nodes();
+        let idx = position(&view, host).ok_or_else(|| Error::UnknownHost(host.clone()))?;
+        let op = self.caller_operation(method, path, body);
+        let spec = scope.spec();
+        let outcome = self
+            .fan_out(&view, &[idx], op.clone(), &spec)
+            .pop()
+            .map_or(Err(NodeError::Shutdown), |o| o.outcome);
+        let call = match (self.stop_reason(&spec), outcome) {
+            (Some(stop), _) | (None, Err(stop @ (NodeError::Shutdown | NodeError::Cancelled))) => {
+                Err(stop)
+            }
+            (None, Ok(answer)) if answer.oversized => Ok(Err(OneNodeFailure {
+                attempts: vec![NodeFailure {
+                    host: host.clone(),
+                    error: NodeError::BodyTooLarge {
+                        limit: self.max_response_bytes,
+                    },
+                }],
+            })),
+            (None, Ok(answer)) => Ok(Ok((host.clone(), answer))),
+            (None, Err(error)) => Ok(Err(OneNodeFailure {
+                attempts: vec![NodeFailure {
+                    host: host.clone(),
+                    error,
+                }],
+            })),
+        };
+        respond(&op, call)
+    }
+
+    /// The operation of a caller's request: its method and path were
+    /// checked where they entered; retried after a lost answer when the
+    /// method is idempotent.
+    fn caller_operation(
+        &self,
+        method: &Method,
+        path: RequestPath,
+        body: Option<Vec<u8>>,
+    ) -> Arc<Operation> {
+        let idempotent = method.is_idempotent();
+        Arc::new(self.operation(method.clone(), path.into_string(), body, idempotent, None))
     }
 
     /// Sends `op` to one node picked by the resolver, failing over to the
@@ -158,11 +222,7 @@ impl Cluster {
     /// answer is returned (the last retryable one when all failed); `Err`
     /// only when no node answered at all, naming every node tried (and no
     /// other). The outer `Err` says why the call stopped (shutdown, cancel).
-    pub fn call_one(
-        &self,
-        op: &Arc<Operation>,
-        opts: &CallSpec,
-    ) -> Result<Result<(HostAddress, Answer), OneNodeFailure>, NodeError> {
+    pub fn call_one(&self, op: &Arc<Operation>, opts: &CallSpec) -> OneNodeCall {
         let shared = op.clone();
         let attempt: AttemptFn =
             Arc::new(move |node, deadline, sheltered| node.attempt(&shared, deadline, sheltered));
@@ -196,7 +256,7 @@ impl Cluster {
                     return Err(self.stop_reason(opts).unwrap_or(NodeError::Shutdown));
                 }
             }
-            let hedged = (i == 0 && opts.hedge && is_read(&op.method) && order.len() > 1)
+            let hedged = (i == 0 && opts.hedge && op.method.is_read() && order.len() > 1)
                 .then(|| self.hedged(&view, op, idx, order[1], opts))
                 .flatten();
             let (idx, outcome) = hedged.unwrap_or_else(|| {

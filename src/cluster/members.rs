@@ -13,6 +13,7 @@ use super::{Cluster, NodeSet};
 use crate::address::HostAddress;
 use crate::error::Error;
 use crate::node::Node;
+use crate::request::{Method, RequestPath};
 
 impl Cluster {
     /// Builds a node for `host` (not yet a member).
@@ -131,7 +132,7 @@ impl Cluster {
     /// that is not the list, or an empty list changes nothing (`Err`).
     pub fn discover(&self, scope: &super::CallScope) -> Result<Vec<HostAddress>, Error> {
         let path = "/_api/cluster/endpoints";
-        let answer = self.request_one(scope, "GET", path.to_string(), None, true)?;
+        let answer = self.request_one(scope, &Method::GET, RequestPath::parse(path)?, None)?;
         let unexpected = |reason: String| Error::UnexpectedResponse {
             host: answer.host.clone(),
             path: path.to_string(),

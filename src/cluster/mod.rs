@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::node::health::ProbeSchedule;
 use crate::node::pool::PoolLimits;
 use crate::node::{ConnectionSettings, Credentials, HealthEvent, Node, NodeSettings, Operation};
+use crate::request::Method;
 use crate::retry::{RetryBudget, RetryPolicy};
 
 pub(crate) use self::background::Callbacks;
@@ -209,14 +210,14 @@ impl Cluster {
     /// An operation, with `X-Request-Id` if given.
     pub fn operation(
         &self,
-        method: &str,
+        method: Method,
         path: String,
         body: Option<Vec<u8>>,
         idempotent: bool,
         request_id: Option<&str>,
     ) -> Operation {
         Operation {
-            method: method.to_string(),
+            method,
             path,
             body,
             request_id: request_id.map(str::to_string),

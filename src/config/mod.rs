@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::duration::parse_duration;
+pub use self::duration::{parse_duration, DurationError, DurationErrorKind};
 pub use self::file::ClientConfig;
 pub(crate) use self::rules::LONGEST;
 

@@ -22,7 +22,7 @@ fn humane(text: &str) -> Result<Duration, String> {
         return super::parse_duration(&format!("{t}s"))
             .map_err(|e| format!("{e}; a bare number is seconds"));
     }
-    super::parse_duration(text)
+    super::parse_duration(text).map_err(String::from)
 }
 
 /// A TOML number as seconds.

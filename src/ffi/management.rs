@@ -105,7 +105,7 @@ fn metrics_json(client: &ClusterClient) -> String {
     for (host, metrics) in m.connection_pool_metrics() {
         let fields: Map<String, Value> = POOL_METRICS
             .iter()
-            .map(|info| (info.name.to_string(), Value::from((info.get)(&metrics))))
+            .map(|info| (info.name.to_string(), Value::from(info.value(&metrics))))
             .collect();
         all.insert(host.to_string(), Value::Object(fields));
     }

@@ -4,6 +4,7 @@
 
 use crate::address::push_encoded_segment;
 use crate::error::Error;
+use crate::request::Method;
 
 /// One group operation on the wire: method, path, body, and which answers
 /// mean what.
@@ -42,10 +43,7 @@ impl GroupEndpoint {
     /// on telling them apart).
     pub fn validate(&self, name: &str) -> Result<(), Error> {
         let refuse = |why: String| Err(Error::InvalidConfig(format!("group_api.{name}: {why}")));
-        if self.method.is_empty()
-            || self.method.len() > 32
-            || !self.method.bytes().all(|b| b.is_ascii_alphabetic())
-        {
+        if Method::parse(&self.method).is_err() {
             return refuse(format!("invalid HTTP method {:?}", self.method));
         }
         if !self.path.starts_with('/') {

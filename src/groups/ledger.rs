@@ -97,7 +97,7 @@ impl Ledger {
         while books.recovering.contains(group) {
             if self.released.wait_until(&mut books, deadline).timed_out() {
                 return Err(Error::Journal {
-                    path: journal.path().display().to_string(),
+                    path: journal.path().to_path_buf(),
                     offset: None,
                     reason: format!("group {group:?} is being recovered; try again"),
                     kind: JournalErrorKind::Busy,

@@ -16,7 +16,7 @@ pub use self::api::{GroupApi, GroupEndpoint};
 pub(crate) use self::recovery::{recover, repair_group};
 pub use self::recovery::{
     Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairAction, RepairReport,
-    Repaired, SagaKind,
+    Repaired, SagaKind, SagaOutcome,
 };
 
 pub(crate) use self::create::create_group;
@@ -29,6 +29,7 @@ use crate::cluster::{position, CallScope, CallSpec, Cluster, NodeOutcome, NodeSe
 use crate::error::{body_excerpt, Error, NodeError, NodeFailure};
 use crate::node::Answer;
 use crate::random::random_u64;
+use crate::request::Method;
 
 pub(super) fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -61,7 +62,7 @@ fn send(
     request_id: Option<&str>,
 ) -> Vec<NodeOutcome> {
     let op = Arc::new(cluster.operation(
-        &endpoint.method,
+        Method::of_endpoint(&endpoint.method),
         endpoint.path_for(id),
         endpoint.body_for(id),
         true,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use super::report::{
     Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairAction, RepairReport,
-    Repaired, SagaKind,
+    Repaired, SagaKind, SagaOutcome,
 };
 
 use super::ledger::Ledger;
@@ -151,7 +151,7 @@ fn recover_chain(
         Some(SagaOp::RepairPresent | SagaOp::RepairAbsent) => SagaKind::Repair,
         _ => SagaKind::Create,
     };
-    let mut finished = |outcome: String| {
+    let mut finished = |outcome: SagaOutcome| {
         report.finished.push(RecoveredSaga {
             group_id: chain.group.clone(),
             operation,
@@ -161,7 +161,7 @@ fn recover_chain(
     };
     let plan = history::decide(chain, &check_nodes(cluster, view, api, scope, chain));
     if plan.complete {
-        finished("completed: the group is on every node".to_string());
+        finished(SagaOutcome::Completed);
         return None;
     }
     let targets: Vec<usize> = plan
@@ -174,15 +174,12 @@ fn recover_chain(
         })
         .collect();
     let failed = delete_on(cluster, view, api, scope, chain, &targets);
-    finished(format!(
-        "{}: deleted on {} node(s) where this client's sagas left the group",
-        if operation == SagaKind::Delete {
-            "completed the delete"
-        } else {
-            "rolled back"
-        },
-        targets.len() - failed.len()
-    ));
+    let deleted = targets.len() - failed.len();
+    finished(if operation == SagaKind::Delete {
+        SagaOutcome::DeleteCompleted { deleted }
+    } else {
+        SagaOutcome::RolledBack { deleted }
+    });
     let mut open = chain.clone();
     let mut attention: Vec<(String, String)> = plan.attention;
     for &n in &targets {
@@ -198,14 +195,31 @@ fn recover_chain(
     }
     open.states
         .retain(|n, _| attention.iter().any(|(a, _)| a == n));
-    report
-        .needs_attention
-        .extend(attention.into_iter().map(|(host, reason)| Attention {
-            group_id: chain.group.clone(),
+    report.needs_attention.extend(
+        attention
+            .into_iter()
+            .filter_map(|(name, reason)| needs_attention(&chain.group, &name, reason)),
+    );
+    open.is_open().then(|| open.carry())
+}
+
+/// The report item for a node the journal names. Reading the journal
+/// checks every name is a node address (anything else is damage), so none
+/// is left out here; were one ever, its records still stay in the journal.
+fn needs_attention(group: &str, name: &str, reason: String) -> Option<Attention> {
+    match name.parse::<HostAddress>() {
+        Ok(host) => Some(Attention {
+            group_id: group.to_string(),
             host,
             reason,
-        }));
-    open.is_open().then(|| open.carry())
+        }),
+        Err(e) => {
+            log::error!(
+                "group {group:?}: the journal names {name:?} ({e}); its records are kept: {reason}"
+            );
+            None
+        }
+    }
 }
 
 /// An interrupted or unconverged repair to present is run again.
@@ -227,15 +241,17 @@ fn recover_repair(
         operation: SagaKind::Repair,
         request_id: chain.request_id.clone(),
         outcome: if failed.is_empty() {
-            "completed: the group is on every node".to_string()
+            SagaOutcome::Completed
         } else {
-            format!("{} node(s) could not be repaired", failed.len())
+            SagaOutcome::RepairIncomplete {
+                failed: failed.len(),
+            }
         },
     });
     for (host, r) in &failed {
         report.needs_attention.push(Attention {
             group_id: chain.group.clone(),
-            host: host.to_string(),
+            host: host.clone(),
             reason: format!("repair to present failed: {r:?}"),
         });
     }

@@ -32,8 +32,81 @@ pub struct RecoveredSaga {
     pub operation: SagaKind,
     /// The saga's `X-Request-Id`.
     pub request_id: String,
-    /// How it ended, in words.
-    pub outcome: String,
+    /// How it ended (displays as, and compares equal to, the words it was
+    /// given in before it was typed).
+    pub outcome: SagaOutcome,
+}
+
+/// How a saga [`recover()`](crate::ClusterClient::recover) finished ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SagaOutcome {
+    /// The group is on every node: the saga is complete.
+    Completed,
+    /// The create (or a repair to absent) was undone: the group was deleted
+    /// on `deleted` nodes where this client's sagas had left it.
+    RolledBack {
+        /// Nodes where the group was deleted.
+        deleted: usize,
+    },
+    /// The interrupted delete was finished on `deleted` nodes.
+    DeleteCompleted {
+        /// Nodes where the group was deleted.
+        deleted: usize,
+    },
+    /// A repair to present, run again, still failed on `failed` nodes
+    /// (each named in [`RecoveryReport::needs_attention`]).
+    RepairIncomplete {
+        /// Nodes that could not be repaired.
+        failed: usize,
+    },
+}
+
+impl std::fmt::Display for SagaOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const LEFT: &str = "node(s) where this client's sagas left the group";
+        match self {
+            SagaOutcome::Completed => f.write_str("completed: the group is on every node"),
+            SagaOutcome::RolledBack { deleted } => {
+                write!(f, "rolled back: deleted on {deleted} {LEFT}")
+            }
+            SagaOutcome::DeleteCompleted { deleted } => {
+                write!(f, "completed the delete: deleted on {deleted} {LEFT}")
+            }
+            SagaOutcome::RepairIncomplete { failed } => {
+                write!(f, "{failed} node(s) could not be repaired")
+            }
+        }
+    }
+}
+
+impl SagaOutcome {
+    /// Whether this displays as exactly `text` (compared as it is written,
+    /// without building the string).
+    fn displays_as(&self, text: &str) -> bool {
+        use std::fmt::Write;
+        struct Rest<'a>(&'a str);
+        impl Write for Rest<'_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0 = self.0.strip_prefix(s).ok_or(std::fmt::Error)?;
+                Ok(())
+            }
+        }
+        let mut rest = Rest(text);
+        write!(rest, "{self}").is_ok() && rest.0.is_empty()
+    }
+}
+
+impl PartialEq<str> for SagaOutcome {
+    fn eq(&self, other: &str) -> bool {
+        self.displays_as(other)
+    }
+}
+
+impl PartialEq<&str> for SagaOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.displays_as(other)
+    }
 }
 
 /// A node recovery repaired.
@@ -52,8 +125,8 @@ pub struct Repaired {
 pub struct Attention {
     /// The group.
     pub group_id: String,
-    /// The node, as the journal names it.
-    pub host: String,
+    /// The node.
+    pub host: HostAddress,
     /// Why a person should look.
     pub reason: String,
 }
@@ -132,7 +205,7 @@ macro_rules! named_enum {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -167,5 +240,35 @@ named_enum! {
     RepairAction {
         /// It deleted the group a saga of this client left there.
         Deleted => "deleted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_equals_exactly_the_words_it_displays_as() {
+        let o = SagaOutcome::RolledBack { deleted: 2 };
+        let words = "rolled back: deleted on 2 node(s) where this client's sagas left the group";
+        assert_eq!(o.to_string(), words);
+        assert_eq!(o, words);
+        assert!(o == *words);
+        for other in [
+            "",
+            "rolled back",
+            &format!("{words}."),
+            &words.replace('2', "3"),
+        ] {
+            assert_ne!(o, other);
+        }
+        assert_eq!(
+            SagaOutcome::Completed,
+            "completed: the group is on every node"
+        );
+        assert_eq!(
+            SagaOutcome::RepairIncomplete { failed: 1 },
+            "1 node(s) could not be repaired"
+        );
     }
 }

@@ -56,7 +56,7 @@ impl Journal {
         source: Option<std::io::Error>,
     ) -> Error {
         Error::Journal {
-            path: path.display().to_string(),
+            path: path.to_path_buf(),
             offset: None,
             reason,
             kind,
@@ -87,7 +87,7 @@ impl Journal {
         file.read_to_end(&mut bytes)
             .map_err(|e| Journal::io(path, "cannot be read", e))?;
         let (_, valid) = decode(&bytes).map_err(|d| Error::Journal {
-            path: path.display().to_string(),
+            path: path.to_path_buf(),
             offset: Some(d.offset),
             reason: d.reason,
             kind: JournalErrorKind::Damaged,
@@ -154,7 +154,7 @@ impl Journal {
         decode(&bytes)
             .map(|(records, _)| records)
             .map_err(|d| Error::Journal {
-                path: self.path.display().to_string(),
+                path: self.path.clone(),
                 offset: Some(d.offset),
                 reason: d.reason,
                 kind: JournalErrorKind::Damaged,

@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::address::HostAddress;
+
 /// Longest record accepted: a longer length in a valid header is damage.
 const MAX_RECORD: u32 = 16 * 1024 * 1024;
 /// Length, payload checksum, header checksum.
@@ -145,6 +147,20 @@ impl Record {
             | Record::Carry { saga, .. } => *saga,
         }
     }
+
+    /// Every node the record names.
+    fn node_names(&self) -> Vec<&String> {
+        match self {
+            Record::Begin { nodes, .. } | Record::Finish { left: nodes, .. } => {
+                nodes.iter().collect()
+            }
+            Record::Before { lacked, held, .. } => lacked.iter().chain(held).collect(),
+            Record::Outcome { node, .. } | Record::Compensated { node, .. } => vec![node],
+            Record::Carry { nodes, states, .. } => {
+                nodes.iter().chain(states.iter().map(|(n, _)| n)).collect()
+            }
+        }
+    }
 }
 
 fn header_crc(len: u32, payload_crc: u32) -> u32 {
@@ -228,6 +244,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Vec<Record>, usize), Damage> {
         }
         let record: Record = serde_json::from_slice(payload)
             .map_err(|e| damage(&format!("unreadable record: {e}")))?;
+        // Nodes are written as their normalised `HostAddress`: anything
+        // else is damage (recovery reports nodes by address).
+        let is_address = |n: &str| n.parse::<HostAddress>().is_ok_and(|h| h.as_str() == n);
+        if let Some(bad) = record.node_names().into_iter().find(|n| !is_address(n)) {
+            return Err(damage(&format!("record names {bad:?}, not a node address")));
+        }
         records.push(record);
         at += end;
     }
@@ -326,6 +348,22 @@ mod tests {
                     ),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_node_name_that_is_not_a_node_address_is_damage() {
+        let good = encode_all(&sample());
+        for bad in ["not a host", "HTTP://127.0.0.1:1/", ""] {
+            let mut records = sample();
+            records.push(Record::Compensated {
+                saga: 1,
+                node: bad.to_string(),
+                ok: true,
+            });
+            let e = decode(&encode_all(&records)).unwrap_err();
+            assert_eq!(e.offset, good.len() as u64, "{bad:?}");
+            assert!(e.reason.contains("not a node address"), "{e:?}");
         }
     }
 

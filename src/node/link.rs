@@ -113,7 +113,7 @@ impl Link for Pool {
         }
         .map_err(LinkError::NotSent)?;
         let request = Request {
-            method: &op.method,
+            method: op.method.as_str(),
             url,
             request_id: op.request_id.as_deref(),
             body: op.body.as_deref(),

@@ -1,7 +1,7 @@
 //! A node's metrics: [`ConnectionPoolMetrics`] (after emcache's), the
 //! counters behind it (counted where each event happens), and one table of
-//! name, help, kind and getter that every consumer renders (Prometheus,
-//! `clusterctl`, the C ABI).
+//! name, help, kind and value ([`POOL_METRICS`]) that every consumer
+//! renders (Prometheus, `clusterctl`, the C ABI).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -41,7 +41,18 @@ pub enum MetricKind {
 }
 
 /// One metric of [`ConnectionPoolMetrics`]: its name (the field's), a
-/// one-line help text, its kind, and how to read it.
+/// one-line help text, its kind, and [`value`](MetricInfo::value) to read
+/// it from a snapshot. Every metric, in order, is [`POOL_METRICS`].
+///
+/// ```
+/// use cluster_client::{ConnectionPoolMetrics, POOL_METRICS};
+///
+/// let m = ConnectionPoolMetrics { operations_waited: 3, ..Default::default() };
+/// for info in &POOL_METRICS {
+///     println!("{} {} ({})", info.name, info.value(&m), info.help);
+/// }
+/// assert_eq!(POOL_METRICS[7].value(&m), 3);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct MetricInfo {
     /// The field name, e.g. `connections_created`.
@@ -50,8 +61,14 @@ pub struct MetricInfo {
     pub help: &'static str,
     /// Counter or gauge.
     pub kind: MetricKind,
-    /// Reads this metric from a snapshot.
-    pub get: fn(&ConnectionPoolMetrics) -> u64,
+    get: fn(&ConnectionPoolMetrics) -> u64,
+}
+
+impl MetricInfo {
+    /// This metric's value in the snapshot `m` (the field named [`name`](Self::name)).
+    pub fn value(&self, m: &ConnectionPoolMetrics) -> u64 {
+        (self.get)(m)
+    }
 }
 
 const fn counter(
@@ -112,18 +129,6 @@ pub const POOL_METRICS: [MetricInfo; 8] = [
         |m| m.operations_waited,
     ),
 ];
-
-impl ConnectionPoolMetrics {
-    /// Every field with its name, in declaration order (for tables, JSON and exporters).
-    pub fn fields(&self) -> [(&'static str, u64); 8] {
-        POOL_METRICS.map(|m| (m.name, (m.get)(self)))
-    }
-
-    /// The table describing each field (see [`POOL_METRICS`]).
-    pub fn describe() -> &'static [MetricInfo] {
-        &POOL_METRICS
-    }
-}
 
 /// The live counters of one node, each counted where its event happens.
 #[derive(Debug, Default)]
@@ -211,11 +216,12 @@ mod tests {
             operations_executed_with_error: 7,
             operations_waited: 8,
         };
-        let values: Vec<u64> = m.fields().iter().map(|(_, v)| *v).collect();
+        let values: Vec<u64> = POOL_METRICS.iter().map(|i| i.value(&m)).collect();
         assert_eq!(values, vec![1, 2, 3, 4, 5, 6, 7, 8]);
         let json = serde_json::to_value(m).unwrap();
-        for info in ConnectionPoolMetrics::describe() {
-            assert_eq!(json[info.name], (info.get)(&m), "{}", info.name);
+        assert_eq!(json.as_object().map(|o| o.len()), Some(POOL_METRICS.len()));
+        for info in &POOL_METRICS {
+            assert_eq!(json[info.name], info.value(&m), "{}", info.name);
         }
     }
 

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 
 use crate::address::HostAddress;
 use crate::error::{Error, NodeError};
+use crate::request::Method;
 use crate::transport::{Headers, NodeTransport, Response, TransportConfig};
 
 pub(crate) use crate::transport::{check_root_certs_pem, Credentials};
@@ -84,7 +85,7 @@ pub(crate) struct HealthEvent {
 /// What one attempt sends; the same for every node of a fan-out.
 /// (No `Debug`: its headers may hold credentials.)
 pub(crate) struct Operation {
-    pub method: String,
+    pub method: Method,
     pub path: String,
     pub body: Option<Vec<u8>>,
     /// `X-Request-Id`, for the requests of one saga or fan-out.

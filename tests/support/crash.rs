@@ -222,7 +222,11 @@ pub fn run(
             }
             Ok(r) => {
                 report.needs_attention += r.needs_attention.len();
-                let named: Vec<String> = r.needs_attention.iter().map(|a| a.host.clone()).collect();
+                let named: Vec<String> = r
+                    .needs_attention
+                    .iter()
+                    .map(|a| a.host.to_string())
+                    .collect();
                 if holders.len() < 4 {
                     for &i in &holders {
                         if !pre.contains(&i) && !named.contains(&hosts[i].to_string()) {

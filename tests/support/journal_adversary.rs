@@ -29,7 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cluster_client::testkit::{Fault, FaultRule, TestCluster};
-use cluster_client::{ClusterClient, Error, Intent, JournalErrorKind, RetryPolicy};
+use cluster_client::{ClusterClient, Error, Intent, JournalErrorKind, RetryPolicy, SagaOutcome};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -489,11 +489,16 @@ impl World<'_> {
         for r in results {
             match r {
                 Ok(Ok(report)) => {
-                    named.extend(report.needs_attention.iter().map(|a| a.host.clone()));
+                    named.extend(report.needs_attention.iter().map(|a| a.host.to_string()));
                     // A repair to present that recovery ran again made
                     // what the user asked for.
                     let to_present = |f: &&cluster_client::RecoveredSaga| {
-                        f.operation == "repair" && !f.outcome.contains("deleted")
+                        f.operation == "repair"
+                            && !matches!(
+                                f.outcome,
+                                SagaOutcome::RolledBack { .. }
+                                    | SagaOutcome::DeleteCompleted { .. }
+                            )
                     };
                     for f in report.finished.iter().filter(to_present) {
                         let made = self.holders(&f.group_id);

@@ -352,8 +352,8 @@ fn admin_health(client: &ClusterClient, json: bool) -> Result<Outcome, Error> {
             (
                 id.clone(),
                 json!({
-                    "role": s.role,
-                    "status": s.status,
+                    "role": s.role.as_str(),
+                    "status": s.status.as_str(),
                     "endpoint": s.endpoint,
                     "short_name": s.short_name,
                     "version": s.version,
@@ -367,8 +367,8 @@ fn admin_health(client: &ClusterClient, json: bool) -> Result<Outcome, Error> {
         .map(|(id, s)| {
             vec![
                 id.clone(),
-                s.role.clone(),
-                s.status.clone(),
+                s.role.to_string(),
+                s.status.to_string(),
                 s.endpoint.clone().unwrap_or_default(),
             ]
         })

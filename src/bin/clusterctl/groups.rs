@@ -70,13 +70,13 @@ pub(crate) fn recover(client: &ClusterClient, json: bool) -> Result<Outcome, Err
             "ok": report.is_clean(),
             "finished": report.finished.iter().map(|f| json!({
                 "group": f.group_id, "operation": f.operation.as_str(),
-                "request_id": f.request_id, "outcome": f.outcome,
+                "request_id": f.request_id, "outcome": f.outcome.to_string(),
             })).collect::<Vec<_>>(),
             "repaired": report.repaired.iter().map(|r| json!({
                 "group": r.group_id, "node": r.host.as_str(), "action": r.action.as_str(),
             })).collect::<Vec<_>>(),
             "needs_attention": report.needs_attention.iter().map(|a| json!({
-                "group": a.group_id, "node": a.host, "reason": a.reason,
+                "group": a.group_id, "node": a.host.as_str(), "reason": a.reason,
             })).collect::<Vec<_>>(),
         }))
     } else {

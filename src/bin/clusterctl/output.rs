@@ -167,7 +167,7 @@ pub fn metrics_json(m: &ConnectionPoolMetrics) -> Value {
     Value::Object(
         POOL_METRICS
             .iter()
-            .map(|info| (info.name.to_string(), Value::from((info.get)(m))))
+            .map(|info| (info.name.to_string(), Value::from(info.value(m))))
             .collect(),
     )
 }
@@ -192,7 +192,7 @@ pub fn metrics_table(nodes: &[(HostAddress, ConnectionPoolMetrics)]) -> String {
         .iter()
         .map(|info| {
             let mut row = vec![info.name.to_string()];
-            row.extend(nodes.iter().map(|(_, m)| (info.get)(m).to_string()));
+            row.extend(nodes.iter().map(|(_, m)| info.value(m).to_string()));
             row.push(info.help.to_string());
             row
         })

@@ -154,10 +154,10 @@ impl Link for ScriptedNode {
         if st.down {
             return Err(failed(NodeError::Connect(Cause::from("refused"))));
         }
-        let at = st.script.iter().position(|(m, _)| *m == op.method);
+        let at = st.script.iter().position(|(m, _)| *m == op.method.as_str());
         let step = at.and_then(|i| st.script.remove(i)).map(|(_, s)| s);
         if !matches!(step, Some(Step::Refused)) {
-            st.seen.push((op.method.clone(), op.path.clone()));
+            st.seen.push((op.method.to_string(), op.path.clone()));
         }
         match step {
             None => Ok(ScriptedNode::serve(&mut st, op)),
