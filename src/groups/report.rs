@@ -4,6 +4,8 @@ use crate::address::HostAddress;
 use crate::error::NodeError;
 
 /// What [`ClusterClient::recover`](crate::ClusterClient::recover) did.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecoveryReport {
@@ -16,6 +18,7 @@ pub struct RecoveryReport {
     pub needs_attention: Vec<Attention>,
 }
 
+#[cfg(feature = "journal")]
 impl RecoveryReport {
     /// True when nothing needs a person.
     pub fn is_clean(&self) -> bool {
@@ -24,6 +27,8 @@ impl RecoveryReport {
 }
 
 /// One saga recovery finished.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredSaga {
     /// The group.
@@ -37,6 +42,8 @@ pub struct RecoveredSaga {
 }
 
 /// A node recovery repaired.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repaired {
     /// The group.
@@ -48,6 +55,8 @@ pub struct Repaired {
 }
 
 /// A node recovery could not settle, and why.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attention {
     /// The group.
@@ -112,6 +121,7 @@ impl RepairReport {
 
 /// Defines a small public enum that reads as its lower-case name: `Display`,
 /// `as_str`, and `==` with a `&str`.
+#[cfg(feature = "journal")]
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -150,8 +160,10 @@ macro_rules! named_enum {
     };
 }
 
+#[cfg(feature = "journal")]
 named_enum! {
     /// The kind of saga `recover()` finished.
+    #[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
     SagaKind {
         /// `create_group`.
         Create => "create",
@@ -162,8 +174,10 @@ named_enum! {
     }
 }
 
+#[cfg(feature = "journal")]
 named_enum! {
     /// What `recover()` did on a node.
+    #[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
     RepairAction {
         /// It deleted the group a saga of this client left there.
         Deleted => "deleted",
