@@ -10,13 +10,25 @@ use crate::admin::ClusterAdmin;
 use crate::cluster::{CallScope, Cluster, HostResolver, NodeResponse};
 use crate::config::{ClientBuilder, Settings};
 use crate::error::{Error, NodeFailure};
-use crate::groups::{
-    self, GroupApi, GroupPresence, Intent, Ledger, NodeDeletion, RecoveryReport, RepairReport,
-};
+#[cfg(feature = "journal")]
+use crate::groups::RecoveryReport;
+use crate::groups::{self, GroupApi, GroupPresence, Intent, Ledger, NodeDeletion, RepairReport};
 use crate::management::ClusterManagement;
 pub use crate::options::CallOptions;
 use crate::request::{Method, RequestPath};
 use crate::retry::RetryPolicy;
+
+/// The journal the settings name, if any, locked.
+#[cfg(feature = "journal")]
+fn open_ledger(settings: &Settings) -> Result<Ledger, Error> {
+    Ledger::open(settings.journal.as_deref())
+}
+
+/// No journal in this build (feature `journal`).
+#[cfg(not(feature = "journal"))]
+fn open_ledger(_settings: &Settings) -> Result<Ledger, Error> {
+    Ok(Ledger::default())
+}
 
 struct Inner {
     cluster: Arc<Cluster>,
@@ -63,7 +75,7 @@ impl ClusterClient {
     /// Starts a client from checked settings (see [`ClientBuilder::build`]).
     pub(crate) fn start(settings: Settings) -> Result<ClusterClient, Error> {
         // The journal first: a locked or damaged one starts nothing.
-        let ledger = Ledger::open(settings.journal.as_deref())?;
+        let ledger = open_ledger(&settings)?;
         let inner = Inner {
             ledger,
             group_api: settings.group_api.clone(),
@@ -269,6 +281,8 @@ impl ClusterClient {
     /// # let _ = std::fs::remove_file(journal.with_extension("journal.lock"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[cfg(feature = "journal")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
     pub fn recover(&self) -> Result<RecoveryReport, Error> {
         let i = &self.inner;
         groups::recover(&i.cluster, &i.group_api, &i.ledger, &self.scope)

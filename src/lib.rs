@@ -74,11 +74,18 @@ pub use client::{CallOptions, ClusterClient};
 pub use cluster::{
     CancelToken, HedgeCounts, HedgeDelay, Hedging, HostResolver, NodeResponse, COMPENSATION_GRACE,
 };
-pub use config::{parse_duration, ClientBuilder, ClientConfig, DurationError, DurationErrorKind};
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use config::ClientConfig;
+pub use config::{parse_duration, ClientBuilder, DurationError, DurationErrorKind};
 pub use error::{Cause, Error, JournalErrorKind, NodeError, NodeFailure};
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 pub use groups::{
-    Attention, GroupApi, GroupEndpoint, GroupPresence, Intent, NodeDeletion, NodeRepair,
-    RecoveredSaga, RecoveryReport, RepairAction, RepairReport, Repaired, SagaKind, SagaOutcome,
+    Attention, RecoveredSaga, RecoveryReport, RepairAction, Repaired, SagaKind, SagaOutcome,
+};
+pub use groups::{
+    GroupApi, GroupEndpoint, GroupPresence, Intent, NodeDeletion, NodeRepair, RepairReport,
 };
 pub use management::ClusterManagement;
 pub use node::load::LatencySummary;

@@ -311,12 +311,7 @@ impl ClientConfig {
             b.discovery = Some(d.get_ref().0);
         }
         if let Some(p) = self.journal.as_ref().and_then(|j| j.path.as_ref()) {
-            o.check(
-                "journal.path",
-                p,
-                rules::journal_path(p.get_ref().trim().as_ref()),
-            )?;
-            b.journal = Some(o.resolve(p.get_ref()));
+            b = self.apply_journal(p, b)?;
         }
         if let Some(a) = &self.auth {
             b = self.apply_auth(a, b)?;
@@ -328,6 +323,7 @@ impl ClientConfig {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 impl ClientBuilder {
     /// Applies a parsed configuration file; builder calls after this one
     /// override what the file set.

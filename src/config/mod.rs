@@ -1,11 +1,15 @@
 //! [`ClientBuilder`]: every setting with a validated default, checked at
 //! `build()` into a plain [`Settings`] value the cluster starts from; and
-//! the TOML file that mirrors it ([`ClientConfig`]), shared by the library,
-//! `clusterctl` and the C ABI.
+//! (feature `config`) the TOML file that mirrors it (`ClientConfig`),
+//! shared by the library, `clusterctl` and the C ABI.
 
 mod duration;
+#[cfg(feature = "config")]
 mod file;
+#[cfg(feature = "journal")]
+mod journal;
 mod rules;
+#[cfg(feature = "config")]
 mod values;
 
 use std::fmt;
@@ -13,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::duration::{parse_duration, DurationError, DurationErrorKind};
+#[cfg(feature = "config")]
 pub use self::file::ClientConfig;
 pub(crate) use self::rules::LONGEST;
 
@@ -81,6 +86,7 @@ pub struct ClientBuilder {
     hedging: Option<Hedging>,
     discovery: Option<Duration>,
     group_api: GroupApi,
+    #[cfg(feature = "journal")]
     journal: Option<std::path::PathBuf>,
     /// A config file that could not be read: reported by `build()`.
     config_error: Option<Error>,
@@ -89,8 +95,8 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     /// Every setting but the callbacks; credentials show as `***`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("hosts", &self.hosts)
+        let mut d = f.debug_struct("ClientBuilder");
+        d.field("hosts", &self.hosts)
             .field("retry_policy", &self.policy)
             .field("retry_budget", &self.budget)
             .field("host_resolver", &self.resolver)
@@ -111,9 +117,10 @@ impl fmt::Debug for ClientBuilder {
             .field("use_env_proxy", &self.proxy_from_env)
             .field("root_certificates_pem", &self.root_certs_pem.is_some())
             .field("group_api", &self.group_api)
-            .field("journal", &self.journal)
-            .field("config_error", &self.config_error)
-            .finish_non_exhaustive()
+            .field("config_error", &self.config_error);
+        #[cfg(feature = "journal")]
+        d.field("journal", &self.journal);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -145,6 +152,7 @@ impl Default for ClientBuilder {
             hedging: None,
             discovery: None,
             group_api: GroupApi::default(),
+            #[cfg(feature = "journal")]
             journal: None,
             config_error: None,
         }
@@ -329,6 +337,8 @@ impl ClientBuilder {
 
     /// Trust only the root certificates in this PEM text for `https://`
     /// nodes (a private cluster's CA) instead of the WebPKI roots.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn root_certificates_pem(mut self, pem: &[u8]) -> Self {
         self.root_certs_pem = Some(pem.to_vec());
         self
@@ -337,25 +347,6 @@ impl ClientBuilder {
     /// How groups are created, verified and deleted (default: the reference service).
     pub fn group_api(mut self, api: GroupApi) -> Self {
         self.group_api = api;
-        self
-    }
-
-    /// Journal every group saga to this file, so a process killed mid-saga
-    /// leaves nothing [`ClusterClient::recover`] cannot find and undo (see
-    /// the README's "Crash safety"). One client per journal: the file is
-    /// locked while the client lives. With a journal, a create first asks
-    /// every node whether it holds the group (one extra round trip) and
-    /// syncs that to disk before any create is sent.
-    pub fn journal(mut self, path: impl AsRef<std::path::Path>) -> Self {
-        self.journal = Some(path.as_ref().to_path_buf());
-        self
-    }
-
-    /// Keeps no saga journal, even if a configuration file named one: for a
-    /// short-lived helper client beside the one that holds the journal's
-    /// lock (one client per journal).
-    pub fn without_journal(mut self) -> Self {
-        self.journal = None;
         self
     }
 
@@ -425,6 +416,7 @@ impl ClientBuilder {
             },
             database: self.database,
             group_api: self.group_api,
+            #[cfg(feature = "journal")]
             journal: self.journal,
         })
     }
@@ -436,5 +428,6 @@ pub(crate) struct Settings {
     pub database: Option<String>,
     pub group_api: GroupApi,
     /// The saga journal's path, when configured.
+    #[cfg(feature = "journal")]
     pub journal: Option<std::path::PathBuf>,
 }

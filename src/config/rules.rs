@@ -4,7 +4,6 @@
 //! a value is refused, or accepted, the same way on every surface.
 //! Each rule returns why a value is refused, to follow the setting's name.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -61,7 +60,8 @@ pub(super) fn database(name: &str) -> Rule {
     Ok(())
 }
 
-pub(super) fn journal_path(p: &Path) -> Rule {
+#[cfg(feature = "journal")]
+pub(super) fn journal_path(p: &std::path::Path) -> Rule {
     if p.as_os_str().is_empty() {
         return Err("must name a file (it is empty)".to_string());
     }
@@ -71,6 +71,7 @@ pub(super) fn journal_path(p: &Path) -> Rule {
 /// Whether an environment variable's name can be shown in a message: a
 /// conventional name (`CLUSTER_PASSWORD`), not something that may be the
 /// secret itself written in its place.
+#[cfg(feature = "config")]
 pub(super) fn shows_as_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
@@ -153,6 +154,7 @@ pub(super) fn check_values(b: &super::ClientBuilder) -> Result<(), Error> {
             named("hedging delay", duration(d))?;
         }
     }
+    #[cfg(feature = "journal")]
     if let Some(j) = &b.journal {
         named("journal path", journal_path(j))?;
     }
@@ -171,7 +173,18 @@ mod tests {
         assert!(delay(Duration::ZERO).is_ok());
         assert!(attempts(0).is_err() && attempts(1).is_ok());
         assert!(probe_path("/x").is_ok() && probe_path("x").is_err());
-        assert!(journal_path(Path::new("")).is_err());
+    }
+
+    #[cfg(feature = "journal")]
+    #[test]
+    fn a_journal_path_names_a_file() {
+        assert!(journal_path("".as_ref()).is_err());
+        assert!(journal_path("sagas.journal".as_ref()).is_ok());
+    }
+
+    #[cfg(feature = "config")]
+    #[test]
+    fn only_a_conventional_variable_name_is_shown() {
         assert!(shows_as_variable_name("CLUSTER_PASSWORD"));
         for secret in ["hunter2", "Tr0ub4dor&3", "", "A B", &"A".repeat(65)] {
             assert!(!shows_as_variable_name(secret), "{secret}");

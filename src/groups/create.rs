@@ -2,10 +2,9 @@
 //! everywhere, and on any failure roll back exactly what this saga created,
 //! then report.
 
-use super::trail::Trail;
 use super::{
     new_request_id, presence, rollback, send, unexpected, validate_group_id, Failures, GroupApi,
-    GroupEndpoint, Ledger,
+    GroupEndpoint, Ledger, Trail,
 };
 use crate::address::HostAddress;
 use crate::cluster::{outcome_unknown, CallScope, CallSpec, Cluster, NodeOutcome, NodeSet};

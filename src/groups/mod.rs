@@ -4,24 +4,39 @@
 
 mod api;
 mod create;
+#[cfg(feature = "journal")]
 mod ledger;
+#[cfg(feature = "journal")]
 mod recovery;
+mod repair;
 mod report;
+#[cfg(feature = "journal")]
 mod trail;
+#[cfg(not(feature = "journal"))]
+mod unjournaled;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use self::api::{GroupApi, GroupEndpoint};
-pub(crate) use self::recovery::{recover, repair_group};
-pub use self::recovery::{
-    Attention, Intent, NodeRepair, RecoveredSaga, RecoveryReport, RepairAction, RepairReport,
-    Repaired, SagaKind, SagaOutcome,
+#[cfg(feature = "journal")]
+pub(crate) use self::recovery::recover;
+pub(crate) use self::repair::repair_group;
+#[cfg(feature = "journal")]
+pub use self::report::{
+    Attention, RecoveredSaga, RecoveryReport, RepairAction, Repaired, SagaKind, SagaOutcome,
 };
+pub use self::report::{Intent, NodeRepair, RepairReport};
 
 pub(crate) use self::create::create_group;
+#[cfg(feature = "journal")]
 pub(crate) use self::ledger::Ledger;
+#[cfg(feature = "journal")]
 use self::trail::Trail;
+#[cfg(not(feature = "journal"))]
+pub(crate) use self::unjournaled::Ledger;
+#[cfg(not(feature = "journal"))]
+use self::unjournaled::Trail;
 use crate::journal::{SagaEnd, SagaOp};
 
 use crate::address::{validate_group_id, HostAddress};

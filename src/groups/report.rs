@@ -4,6 +4,8 @@ use crate::address::HostAddress;
 use crate::error::NodeError;
 
 /// What [`ClusterClient::recover`](crate::ClusterClient::recover) did.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecoveryReport {
@@ -16,6 +18,7 @@ pub struct RecoveryReport {
     pub needs_attention: Vec<Attention>,
 }
 
+#[cfg(feature = "journal")]
 impl RecoveryReport {
     /// True when nothing needs a person.
     pub fn is_clean(&self) -> bool {
@@ -24,6 +27,8 @@ impl RecoveryReport {
 }
 
 /// One saga recovery finished.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredSaga {
     /// The group.
@@ -38,6 +43,8 @@ pub struct RecoveredSaga {
 }
 
 /// How a saga [`recover()`](crate::ClusterClient::recover) finished ended.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SagaOutcome {
@@ -62,6 +69,7 @@ pub enum SagaOutcome {
     },
 }
 
+#[cfg(feature = "journal")]
 impl std::fmt::Display for SagaOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const LEFT: &str = "node(s) where this client's sagas left the group";
@@ -80,6 +88,7 @@ impl std::fmt::Display for SagaOutcome {
     }
 }
 
+#[cfg(feature = "journal")]
 impl SagaOutcome {
     /// Whether this displays as exactly `text` (compared as it is written,
     /// without building the string).
@@ -97,12 +106,14 @@ impl SagaOutcome {
     }
 }
 
+#[cfg(feature = "journal")]
 impl PartialEq<str> for SagaOutcome {
     fn eq(&self, other: &str) -> bool {
         self.displays_as(other)
     }
 }
 
+#[cfg(feature = "journal")]
 impl PartialEq<&str> for SagaOutcome {
     fn eq(&self, other: &&str) -> bool {
         self.displays_as(other)
@@ -110,6 +121,8 @@ impl PartialEq<&str> for SagaOutcome {
 }
 
 /// A node recovery repaired.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repaired {
     /// The group.
@@ -121,6 +134,8 @@ pub struct Repaired {
 }
 
 /// A node recovery could not settle, and why.
+#[cfg(feature = "journal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attention {
     /// The group.
@@ -185,6 +200,7 @@ impl RepairReport {
 
 /// Defines a small public enum that reads as its lower-case name: `Display`,
 /// `as_str`, and `==` with a `&str`.
+#[cfg(feature = "journal")]
 macro_rules! named_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -223,8 +239,10 @@ macro_rules! named_enum {
     };
 }
 
+#[cfg(feature = "journal")]
 named_enum! {
     /// The kind of saga `recover()` finished.
+    #[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
     SagaKind {
         /// `create_group`.
         Create => "create",
@@ -235,8 +253,10 @@ named_enum! {
     }
 }
 
+#[cfg(feature = "journal")]
 named_enum! {
     /// What `recover()` did on a node.
+    #[cfg_attr(docsrs, doc(cfg(feature = "journal")))]
     RepairAction {
         /// It deleted the group a saga of this client left there.
         Deleted => "deleted",

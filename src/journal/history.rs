@@ -10,7 +10,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::record::{CreateOutcome, NodeState, Record, SagaEnd, SagaOp};
+use super::kinds::{CreateOutcome, SagaEnd, SagaOp};
+use super::record::{NodeState, Record};
 
 /// What is open for one group.
 #[derive(Debug, Clone, PartialEq, Eq)]

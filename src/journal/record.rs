@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::kinds::{CreateOutcome, SagaEnd, SagaOp};
 use crate::address::HostAddress;
 
 /// Longest record accepted: a longer length in a valid header is damage.
@@ -24,47 +25,6 @@ const MAX_RECORD: u32 = 16 * 1024 * 1024;
 pub(crate) const HEADER: usize = 12;
 /// Mixed into the header checksum: a record of another format never passes.
 const FORMAT_TAG: &[u8; 4] = b"ccj2";
-
-/// What a saga does to the group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum SagaOp {
-    /// `create_group`.
-    Create,
-    /// `delete_group`.
-    Delete,
-    /// `repair_group(id, Intent::Present)`.
-    RepairPresent,
-    /// `repair_group(id, Intent::Absent)`.
-    RepairAbsent,
-}
-
-/// One node's outcome of a create.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum CreateOutcome {
-    /// This saga created the group there.
-    Created,
-    /// The group was there already (409 or the API's "unchanged").
-    WasThere,
-    /// The create may or may not have been applied.
-    Unknown,
-    /// The create failed; nothing was applied.
-    Failed,
-}
-
-/// How a saga ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum SagaEnd {
-    /// Done as asked: the group is on every node (create, repair present)
-    /// or on none (delete, repair absent).
-    Ok,
-    /// The create failed and everything it created was deleted again.
-    RolledBack,
-    /// Nodes were left as named in the record.
-    Leftovers,
-}
 
 /// What the journal knows of one node's group, folded over a group's
 /// sagas (see `history`).

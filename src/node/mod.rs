@@ -6,7 +6,6 @@ pub(crate) mod load;
 pub(crate) mod metrics;
 pub(crate) mod pool;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,9 +141,8 @@ impl Node {
         events: Sender<HealthEvent>,
     ) -> Result<Node, Error> {
         let counters = Arc::new(NodeCounters::default());
-        let ip = address.ip().map(|ip| SocketAddr::new(ip, address.port()));
         let transport = &connections.0;
-        let node_transport = NodeTransport::new(transport, counters.clone(), ip)?;
+        let node_transport = NodeTransport::new(transport, counters.clone(), &address)?;
         let probe_timeout = transport
             .connect_timeout
             .saturating_add(transport.request_timeout)

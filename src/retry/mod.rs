@@ -9,6 +9,7 @@ use crate::error::NodeError;
 mod budget;
 
 pub use self::budget::RetryBudget;
+#[cfg(feature = "config")]
 pub(crate) use self::budget::{check_min_per_second, check_percent};
 
 /// How many attempts a per-node call makes and how long it waits between them.

@@ -44,10 +44,13 @@ mod groups;
 mod http;
 mod node;
 mod resources;
+#[cfg(feature = "tls")]
 mod tls;
 mod view;
 
 pub use cluster::TestCluster;
 pub use fault::{Fault, FaultRule};
 pub use node::{RecordedRequest, TestNode};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tls::TlsTestNode;

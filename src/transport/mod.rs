@@ -15,12 +15,20 @@ use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
+use crate::address::HostAddress;
 use crate::error::{Cause, Error, NodeError};
 
 mod connector;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "no_tls.rs"]
+mod tls;
 
 #[cfg(feature = "testkit")]
 pub(crate) use self::connector::resolve_name_to;
+
+pub(crate) use self::tls::check_root_certs_pem;
 
 use self::connector::{CountingConnector, NameLookup, SharedLookup};
 
@@ -173,46 +181,24 @@ pub(crate) struct NodeTransport {
     headers: Headers,
 }
 
-/// The certificates in PEM text, or why there are none to use.
-fn root_certs(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(pem) {
-        match item {
-            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-            Ok(_) => {}
-            Err(e) => return Err(format!("could not be read: {e}")),
-        }
-    }
-    if certs.is_empty() {
-        return Err("holds no certificate".to_string());
-    }
-    Ok(certs)
-}
-
-/// Why PEM text cannot serve as root certificates, if it cannot (checked
-/// by the builder and the config file before any node is built).
-pub(crate) fn check_root_certs_pem(pem: &[u8]) -> Result<(), String> {
-    root_certs(pem).map(drop)
-}
-
 impl NodeTransport {
-    /// `ip` is the node's address when its host is an IP literal.
+    /// The connections to `host`; an `https://` host needs feature `tls`
+    /// (without it, [`Error::InvalidConfig`]).
     pub fn new(
         cfg: &TransportConfig,
         events: Arc<dyn ConnectionObserver>,
-        ip: Option<std::net::SocketAddr>,
+        host: &HostAddress,
     ) -> Result<Self, Error> {
+        tls::check_scheme(host)?;
+        // An IP literal is its own address: no lookup.
+        let ip = host
+            .ip()
+            .map(|ip| std::net::SocketAddr::new(ip, host.port()));
         let proxy = if cfg.proxy_from_env {
             ureq::Proxy::try_from_env()
         } else {
             None
         };
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if let Some(pem) = &cfg.root_certs_pem {
-            let certs = root_certs(pem)
-                .map_err(|why| Error::InvalidConfig(format!("root certificate PEM {why}")))?;
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
         let direct = proxy.is_none();
         let config = Agent::config_builder()
             .http_status_as_error(false)
@@ -225,9 +211,8 @@ impl NodeTransport {
             .timeout_connect(Some(cfg.connect_timeout))
             .timeout_per_call(Some(cfg.request_timeout))
             .no_delay(true)
-            .tls_config(tls.build())
-            .user_agent(concat!("cluster-client/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("cluster-client/", env!("CARGO_PKG_VERSION")));
+        let config = tls::configure(config, cfg)?.build();
         Ok(NodeTransport {
             config,
             inner: Arc::new(DefaultConnector::new()),
@@ -405,11 +390,7 @@ fn classify(err: ureq::Error, sent: bool, limit: usize) -> NodeError {
         _ => None,
     };
     let timed_out = matches!(err, U::Timeout(_));
-    let tls = match &err {
-        U::Tls(_) | U::Pem(_) | U::Rustls(_) | U::TlsRequired => true,
-        U::Io(e) => is_tls_io(e),
-        _ => false,
-    };
+    let tls = tls::is_tls_failure(&err);
     let class = match err {
         U::BodyExceedsLimit(_) => return NodeError::BodyTooLarge { limit },
         _ if tls => NodeError::Tls,
@@ -421,12 +402,6 @@ fn classify(err: ureq::Error, sent: bool, limit: usize) -> NodeError {
         _ => NodeError::Protocol,
     };
     class(Cause::from_error(err, kind, timed_out))
-}
-
-/// ureq reports a failed handshake as an I/O error wrapping rustls's error.
-fn is_tls_io(e: &io::Error) -> bool {
-    e.get_ref()
-        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 #[cfg(test)]

@@ -143,6 +143,32 @@ impl ClientConfig {
         Ok(b)
     }
 
+    /// `journal.path`, relative to the file.
+    #[cfg(feature = "journal")]
+    pub(super) fn apply_journal(
+        &self,
+        p: &Spanned<String>,
+        mut b: ClientBuilder,
+    ) -> Result<ClientBuilder, Error> {
+        let rule = rules::journal_path(p.get_ref().trim().as_ref());
+        self.origin.check("journal.path", p, rule)?;
+        b.journal = Some(self.origin.resolve(p.get_ref()));
+        Ok(b)
+    }
+
+    /// `journal.path` in a build without the journal: refused, not ignored
+    /// (the file asks for crash safety this build cannot give).
+    #[cfg(not(feature = "journal"))]
+    pub(super) fn apply_journal(
+        &self,
+        p: &Spanned<String>,
+        _b: ClientBuilder,
+    ) -> Result<ClientBuilder, Error> {
+        let why = "cannot be kept: this build of cluster-client has no journal \
+                   (its feature \"journal\", on by default, is off)";
+        Err(self.origin.error("journal.path", p.span(), why))
+    }
+
     /// `tls.ca_file`: read and checked now, so a file that cannot serve is
     /// named with its key and line.
     pub(super) fn ca_file(&self, ca: &Spanned<String>) -> Result<Vec<u8>, Error> {
