@@ -228,7 +228,13 @@ impl Cluster {
         what: impl FnOnce() -> String,
     ) -> Option<Duration> {
         let wait = match backoff {
-            Some(b) => next_wait(&opts.policy, b, retry_after, now, self.deadline_of(opts)).ok()?,
+            Some(b) => match next_wait(&opts.policy, b, retry_after, now, self.deadline_of(opts)) {
+                Ok(wait) => wait,
+                Err(why) => {
+                    log::debug!("not retrying {}: {why}", what());
+                    return None;
+                }
+            },
             None => Duration::ZERO,
         };
         if !opts.exempt_from_budget && !self.budget.try_withdraw() {

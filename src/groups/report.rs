@@ -263,7 +263,7 @@ named_enum! {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "journal"))]
 mod tests {
     use super::*;
 

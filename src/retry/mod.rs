@@ -198,6 +198,17 @@ pub(crate) enum GiveUp {
     NoTimeLeft,
 }
 
+impl std::fmt::Display for GiveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            GiveUp::RetryAfterTooLong => {
+                "its Retry-After asks for longer than the policy or the call allows"
+            }
+            GiveUp::NoTimeLeft => "the wait would reach the call's deadline",
+        })
+    }
+}
+
 /// The one decision of the next wait, for every kind of call: the backoff,
 /// or longer when the node's `Retry-After` asks for it. Gives up when the
 /// node asks for more than the policy's max delay or the time left, or when
