@@ -186,3 +186,38 @@ fn a_hostile_node_during_create_is_reported_and_the_rest_rolled_back() {
     }
     assert!(nodes.nodes_with_group("g").is_empty());
 }
+
+/// Of ureq's two liveness probes between requests (when an answered
+/// connection goes back to its pool, and when it is taken out), the first
+/// is skipped: the second decides. A node that closes after a whole answer
+/// (without `Connection: close`), or sends bytes past the body, must still
+/// never have that connection reused: the next calls succeed on a new one.
+#[test]
+fn a_connection_the_node_closed_or_soiled_after_answering_is_not_reused() {
+    let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec();
+    let mut soiled = whole.clone();
+    soiled.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\nleftover bytes");
+    for raw in [whole, soiled] {
+        let nodes = TestCluster::start(1).unwrap();
+        nodes
+            .node(0)
+            .inject(FaultRule::new(Fault::Raw(raw.clone())).times(1));
+        let client = fast_builder(&nodes)
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let host: HostAddress = nodes.node(0).url().parse().unwrap();
+        assert!(client.verify_group(&host, "g").unwrap(), "the raw 200");
+        // The node's close reaches the client's socket (loopback): what
+        // the probe before the next request sees.
+        std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            assert!(!client.verify_group(&host, "g").unwrap(), "a normal 404");
+        }
+        let m = client.cluster_management().connection_pool_metrics()[&host];
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        assert_eq!(m.operations_executed_with_error, 0, "{shown:?}: {m:?}");
+        assert_eq!(m.connections_created, 2, "{shown:?}: {m:?}");
+        assert_eq!(nodes.node(0).accepted_connections(), 2, "{shown:?}");
+    }
+}
