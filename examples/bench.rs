@@ -1,9 +1,11 @@
 //! Benchmark: the library against raw ureq, the sequential approach and the
 //! physical limit, on the crate's in-process test nodes (127.0.0.1 only).
 //!
-//! Run with `cargo run --release --example bench` (about a minute on 2 cores;
-//! `-- --quick` runs tiny sizes, for a smoke test). It prints one Markdown
-//! table (medians over repeated rounds) and writes `examples/fanout.svg`.
+//! Run with `cargo run --release --example bench` (about two minutes on 2
+//! cores; `-- --quick` runs tiny sizes, for a smoke test). It prints one
+//! Markdown table (medians over repeated rounds), then the tail-latency
+//! table (`examples/support/tail_table.rs`, also `--example tail`), and
+//! writes `examples/fanout.svg`.
 //!
 //! Single-thread rows run in a child process pinned to core 0 with
 //! `taskset -c 0` (client and node threads then share one core): a
@@ -30,6 +32,9 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use cluster_client::testkit::{TestCluster, TestNode};
+
+#[path = "support/tail_table.rs"]
+mod tail_table;
 use cluster_client::{ClusterClient, HostAddress, RetryPolicy};
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
@@ -263,6 +268,9 @@ fn main() -> BenchResult<()> {
             println!("- {}: {} vs {} ({})", r.what, r.ours, r.compared, r.ratio);
         }
     }
+    println!();
+    eprintln!("bench: tail latency");
+    tail_table::print_table(quick);
     println!();
     println!(
         "fan-out graph: {}; whole run {:.1} s",
