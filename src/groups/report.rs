@@ -90,6 +90,12 @@ impl std::fmt::Display for SagaOutcome {
 
 #[cfg(feature = "journal")]
 impl SagaOutcome {
+    /// Whether the words this displays as contain `needle`, as the text
+    /// the outcome was before it was typed did (`o.contains("rolled back")`).
+    pub fn contains(&self, needle: &str) -> bool {
+        self.to_string().contains(needle)
+    }
+
     /// Whether this displays as exactly `text` (compared as it is written,
     /// without building the string).
     fn displays_as(&self, text: &str) -> bool {
@@ -286,6 +292,8 @@ mod tests {
             SagaOutcome::Completed,
             "completed: the group is on every node"
         );
+        assert!(o.contains("rolled back") && o.contains("deleted on 2"));
+        assert!(!o.contains("completed"));
         assert_eq!(
             SagaOutcome::RepairIncomplete { failed: 1 },
             "1 node(s) could not be repaired"
