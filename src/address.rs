@@ -284,26 +284,10 @@ pub(crate) fn validate_group_id(id: &str, allow_slash: bool) -> Result<(), Error
     if id == "." || id == ".." {
         return refuse("'.' and '..' are path segments, not ids");
     }
-    // One pass over the bytes; a character outside ASCII is checked as a
-    // character (C1 controls are two bytes).
-    let mut slash = false;
-    for (i, b) in id.bytes().enumerate() {
-        let control = match b {
-            0x00..=0x1f | 0x7f => true,
-            b'/' | b'\\' => {
-                slash = true;
-                false
-            }
-            0x80.. => {
-                id.is_char_boundary(i) && id[i..].chars().next().is_some_and(char::is_control)
-            }
-            _ => false,
-        };
-        if control {
-            return refuse("contains control characters");
-        }
+    if id.chars().any(char::is_control) {
+        return refuse("contains control characters");
     }
-    if slash && !allow_slash {
+    if !allow_slash && (id.contains('/') || id.contains('\\')) {
         return refuse("contains '/' or '\\' (servers may decode %2F before routing)");
     }
     Ok(())
