@@ -173,13 +173,10 @@ impl CallScope {
 
     /// The error for a call that must not start: shut down or cancelled.
     pub fn refused(&self, cluster: &Cluster) -> Option<Error> {
-        if cluster.is_shut_down() {
-            Some(Error::Shutdown)
-        } else if self.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
-            Some(Error::Cancelled)
-        } else {
-            None
-        }
+        cluster.halted(self.cancel.as_ref()).map(|why| match why {
+            NodeError::Cancelled => Error::Cancelled,
+            _ => Error::Shutdown,
+        })
     }
 }
 
@@ -193,9 +190,16 @@ impl Cluster {
                 .is_some_and(|at| Instant::now() >= *at + COMPENSATION_GRACE);
             return over.then_some(NodeError::Shutdown);
         }
+        self.halted(spec.cancel.as_ref())
+    }
+
+    /// `Shutdown` after `shutdown()`, else `Cancelled` once `cancel` is
+    /// tripped: the one check behind [`Cluster::stop_reason`] and
+    /// [`CallScope::refused`].
+    fn halted(&self, cancel: Option<&CancelToken>) -> Option<NodeError> {
         if self.is_shut_down() {
             Some(NodeError::Shutdown)
-        } else if spec.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+        } else if cancel.is_some_and(CancelToken::is_cancelled) {
             Some(NodeError::Cancelled)
         } else {
             None
